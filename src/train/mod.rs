@@ -1,0 +1,1 @@
+//! The trainer (feature `train`).
