@@ -1,1 +1,104 @@
-fn main(){}
+//! `colorize-train`: trains category-specific colorization weights and exports ONNX models
+//! that libcolorize loads. See `colorize-train --help`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use colorize::train::{self, checkpoint, trainer};
+
+#[derive(Parser)]
+#[command(name = "colorize-train", version, about = "Train colorization models (L* -> a*b*) and export them to ONNX")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Resize a folder of photos once (short side to --size, centre square), mirroring its tree.
+    Prepare {
+        src: PathBuf,
+        dst: PathBuf,
+        #[arg(long, default_value_t = 128)]
+        size: u32,
+        #[arg(long, default_value_t = 3.0)]
+        min_colourfulness: f64,
+    },
+    /// Train (or resume) a model; checkpoints, history.csv, loss.png and sample grids go to --out.
+    Train(trainer::TrainArgs),
+    /// Export a checkpoint folder to an ONNX model for libcolorize.
+    Export {
+        /// Checkpoint folder written by `train --out`.
+        #[arg(long)]
+        run: PathBuf,
+        /// Output .onnx file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Model name recorded in the metadata (e.g. landscape-l2).
+        #[arg(long)]
+        name: String,
+        /// Category recorded in the metadata (e.g. landscape).
+        #[arg(long, default_value = "landscape")]
+        category: String,
+    },
+}
+
+fn export(run: &PathBuf, output: &PathBuf, name: &str, category: &str) -> Result<()> {
+    let loaded = checkpoint::load(run)?.with_context(|| format!("no checkpoint in {}", run.display()))?;
+    let state = &loaded.state;
+    let net = trainer::network_for(&state.config, None, tch::Device::Cpu)?;
+    net.load_named(&loaded.params())?;
+    let last = state.history.last();
+    let mut meta = BTreeMap::new();
+    meta.insert("colorize.name".to_string(), name.to_string());
+    meta.insert("colorize.category".to_string(), category.to_string());
+    meta.insert("colorize.loss".to_string(), state.config.loss.clone());
+    meta.insert("colorize.train_size".to_string(), state.config.crop.to_string());
+    meta.insert("colorize.dataset".to_string(), state.dataset.clone());
+    meta.insert("colorize.epochs".to_string(), state.epoch.to_string());
+    meta.insert("colorize.seed".to_string(), state.seed.to_string());
+    meta.insert("colorize.widths".to_string(), format!("{:?}", state.config.widths));
+    meta.insert("colorize.global_context".to_string(), state.config.global_context.to_string());
+    if let Some(r) = last {
+        meta.insert("colorize.val_loss".to_string(), format!("{:.6}", r.val_loss));
+        meta.insert("colorize.val_l2".to_string(), format!("{:.6}", r.val_l2));
+    }
+    let bytes = train::export::to_onnx(&net, &meta);
+    let tmp = output.with_extension("onnx.tmp");
+    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;
+    println!("{} ({} bytes, {} epochs, loss {})", output.display(), bytes.len(), state.epoch, state.config.loss);
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Prepare { src, dst, size, min_colourfulness } => {
+            let r = train::prepare::prepare(&src, &dst, size, min_colourfulness)?;
+            println!("{} written, {} already there, {} near-grey (colourfulness < {min_colourfulness}; training skips them)", r.written, r.skipped, r.near_grey);
+        }
+        Command::Train(args) => match trainer::train(&args)? {
+            trainer::Outcome::Finished { epochs } => println!("done: {epochs} epochs in {}", args.out.display()),
+            trainer::Outcome::Interrupted { epoch, batch } => {
+                eprintln!("interrupted: checkpoint saved at epoch {epoch} batch {batch}; run the same command to resume");
+                return Ok(ExitCode::from(130));
+            }
+        },
+        Command::Export { run, output, name, category } => export(&run, &output, &name, &category)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("colorize-train: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
