@@ -1,0 +1,355 @@
+/* GIMP 2.10 plug-in "plug-in-colorize": plausible colour for black-and-white photos.
+ *
+ * A thin client of libcolorize: this file knows GIMP (PDB, dialog, undo, selection,
+ * progress); plugins/common/ turns pixels into float sRGB through babl and calls the
+ * library, which does all the colour work.
+ *
+ * PDB: plug-in-colorize (run-mode, image, drawable, model, saturation)
+ *   model:      "" = the embedded default model, an embedded model name, or an .onnx path
+ *   saturation: multiplies the predicted a*, b*; 1.0 = as predicted
+ * The dialog additionally offers the working size (remembered, not a PDB argument).
+ */
+#include <string.h>
+
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include "colorize.h"
+#include "colorize-gimp-common.h"
+
+#define PLUG_IN_PROC   "plug-in-colorize"
+#define PLUG_IN_BINARY "colorize"
+#define PLUG_IN_ROLE   "gimp-colorize-neural"
+
+/* What the dialog edits and gimp_set_data() remembers between runs. Plain old data,
+ * because gimp_set_data() stores the bytes. */
+typedef struct
+{
+  gchar   model[1024];  /* "" = default model */
+  gdouble saturation;
+  gint    working_size; /* 0 = the model's training size */
+} ColorizeValues;
+
+static void query (void);
+static void run   (const gchar      *name,
+                   gint              nparams,
+                   const GimpParam  *param,
+                   gint             *nreturn_vals,
+                   GimpParam       **return_vals);
+
+const GimpPlugInInfo PLUG_IN_INFO = { NULL, NULL, query, run };
+
+MAIN ()
+
+static void
+query (void)
+{
+  static const GimpParamDef args[] =
+  {
+    { GIMP_PDB_INT32,    "run-mode",   "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1), RUN-WITH-LAST-VALS (2) }" },
+    { GIMP_PDB_IMAGE,    "image",      "Input image" },
+    { GIMP_PDB_DRAWABLE, "drawable",   "Layer to colorize (its L* is kept, its colour replaced)" },
+    { GIMP_PDB_STRING,   "model",      "\"\" = the default model; or an embedded model name (landscape-l2, landscape-huber, landscape-pmse); or the path of an .onnx model file" },
+    { GIMP_PDB_FLOAT,    "saturation", "Multiplies the predicted a*, b* (1.0 = as predicted, 0 = grey)" }
+  };
+
+  gimp_install_procedure (PLUG_IN_PROC,
+                          "Colorize a black-and-white photo with a neural network",
+                          "Predicts plausible colour (CIE a*, b*) from the lightness (L*) "
+                          "of the layer with libcolorize and keeps the layer's L* exactly. "
+                          "Grayscale and indexed images are converted to RGB first. "
+                          "Only the selection is changed (feathering respected); alpha is kept.",
+                          "colorize authors",
+                          "colorize authors",
+                          "2025",
+                          "Colori_ze (neural)...",
+                          "RGB*, GRAY*, INDEXED*",
+                          GIMP_PLUGIN,
+                          G_N_ELEMENTS (args), 0,
+                          args, NULL);
+
+  gimp_plugin_menu_register (PLUG_IN_PROC, "<Image>/Colors");
+}
+
+/* ---- dialog ---------------------------------------------------------------------- */
+
+static void
+model_file_chosen (GtkFileChooser *chooser,
+                   GtkComboBox    *model_combo)
+{
+  gchar *path = gtk_file_chooser_get_filename (chooser);
+
+  if (path != NULL)
+    gtk_entry_set_text (GTK_ENTRY (gtk_bin_get_child (GTK_BIN (model_combo))), path);
+  g_free (path);
+}
+
+static gboolean
+colorize_dialog (ColorizeValues *values)
+{
+  GtkWidget     *dialog;
+  GtkWidget     *main_vbox;
+  GtkWidget     *table;
+  GtkWidget     *model_combo;
+  GtkWidget     *file_button;
+  GtkWidget     *hbox;
+  GtkWidget     *note;
+  GtkFileFilter *filter;
+  GtkObject     *saturation_adj;
+  GtkObject     *size_adj;
+  const gchar * const *name;
+  gchar         *version;
+  gboolean       ok;
+
+  gimp_ui_init (PLUG_IN_BINARY, FALSE);
+
+  dialog = gimp_dialog_new ("Colorize (neural)", PLUG_IN_ROLE,
+                            NULL, 0,
+                            gimp_standard_help_func, PLUG_IN_PROC,
+                            "_Cancel", GTK_RESPONSE_CANCEL,
+                            "_OK",     GTK_RESPONSE_OK,
+                            NULL);
+  gtk_dialog_set_alternative_button_order (GTK_DIALOG (dialog),
+                                           GTK_RESPONSE_OK, GTK_RESPONSE_CANCEL, -1);
+  gimp_window_set_transient (GTK_WINDOW (dialog));
+
+  main_vbox = gtk_vbox_new (FALSE, 12);
+  gtk_container_set_border_width (GTK_CONTAINER (main_vbox), 12);
+  gtk_box_pack_start (GTK_BOX (gtk_dialog_get_content_area (GTK_DIALOG (dialog))),
+                      main_vbox, TRUE, TRUE, 0);
+
+  table = gtk_table_new (3, 3, FALSE);
+  gtk_table_set_col_spacings (GTK_TABLE (table), 6);
+  gtk_table_set_row_spacings (GTK_TABLE (table), 6);
+  gtk_box_pack_start (GTK_BOX (main_vbox), table, FALSE, FALSE, 0);
+
+  /* Model: an embedded name, or a file (typed or browsed). */
+  hbox = gtk_hbox_new (FALSE, 6);
+  model_combo = gtk_combo_box_text_new_with_entry ();
+  for (name = colorize_gimp_model_names (); *name != NULL; name++)
+    gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (model_combo), *name);
+  gtk_entry_set_text (GTK_ENTRY (gtk_bin_get_child (GTK_BIN (model_combo))),
+                      values->model[0] != '\0' ? values->model : "default");
+  gimp_help_set_help_data (model_combo,
+                           "An embedded model name, or the path of an .onnx model file", NULL);
+  gtk_box_pack_start (GTK_BOX (hbox), model_combo, TRUE, TRUE, 0);
+
+  file_button = gtk_file_chooser_button_new ("Choose an ONNX model",
+                                             GTK_FILE_CHOOSER_ACTION_OPEN);
+  filter = gtk_file_filter_new ();
+  gtk_file_filter_set_name (filter, "ONNX models (*.onnx)");
+  gtk_file_filter_add_pattern (filter, "*.onnx");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (file_button), filter);
+  gtk_widget_set_size_request (file_button, 120, -1);
+  g_signal_connect (file_button, "file-set", G_CALLBACK (model_file_chosen), model_combo);
+  gtk_box_pack_start (GTK_BOX (hbox), file_button, FALSE, FALSE, 0);
+
+  gimp_table_attach_aligned (GTK_TABLE (table), 0, 0, "_Model:", 0.0, 0.5,
+                             hbox, 2, FALSE);
+
+  saturation_adj = gimp_scale_entry_new (GTK_TABLE (table), 0, 1, "_Saturation:",
+                                         200, 6, values->saturation,
+                                         0.0, 3.0, 0.05, 0.25, 2,
+                                         FALSE, 0.0, 10.0,
+                                         "Multiplies the predicted colour: 1 = as predicted, 0 = grey",
+                                         NULL);
+  g_signal_connect (saturation_adj, "value-changed",
+                    G_CALLBACK (gimp_double_adjustment_update), &values->saturation);
+
+  size_adj = gimp_scale_entry_new (GTK_TABLE (table), 0, 2, "_Working size:",
+                                   200, 6, values->working_size,
+                                   0, 2048, 16, 128, 0,
+                                   FALSE, 0, 16384,
+                                   "Short side (pixels) the network runs at; 0 = the size the model was trained at",
+                                   NULL);
+  g_signal_connect (size_adj, "value-changed",
+                    G_CALLBACK (gimp_int_adjustment_update), &values->working_size);
+
+  version = g_strdup_printf ("libcolorize %s. Keeps the lightness (L*) of every pixel "
+                             "and predicts its colour; only the selection changes.",
+                             colorize_version ());
+  note = gtk_label_new (version);
+  g_free (version);
+  gtk_label_set_line_wrap (GTK_LABEL (note), TRUE);
+  gtk_misc_set_alignment (GTK_MISC (note), 0.0, 0.5);
+  gimp_label_set_attributes (GTK_LABEL (note), PANGO_ATTR_SCALE, PANGO_SCALE_SMALL, -1);
+  gtk_box_pack_start (GTK_BOX (main_vbox), note, FALSE, FALSE, 0);
+
+  gtk_widget_show_all (dialog);
+
+  ok = (gimp_dialog_run (GIMP_DIALOG (dialog)) == GTK_RESPONSE_OK);
+  if (ok)
+    {
+      const gchar *text =
+        gtk_entry_get_text (GTK_ENTRY (gtk_bin_get_child (GTK_BIN (model_combo))));
+
+      g_strlcpy (values->model, strcmp (text, "default") == 0 ? "" : text,
+                 sizeof (values->model));
+    }
+  gtk_widget_destroy (dialog);
+  return ok;
+}
+
+/* ---- the work -------------------------------------------------------------------- */
+
+static void
+progress_update (gdouble fraction, gpointer data)
+{
+  gimp_progress_update (fraction);
+}
+
+static void
+progress_pulse (gpointer data)
+{
+  gimp_progress_pulse ();
+}
+
+static gboolean
+colorize_drawable (gint32                image,
+                   gint32                drawable,
+                   const ColorizeValues *values,
+                   GError              **error)
+{
+  const ColorizeProgress progress = { progress_update, progress_pulse, NULL };
+  colorize_options       options = colorize_options_default ();
+  colorize_model        *model;
+  GeglBuffer            *source;
+  GeglBuffer            *shadow;
+  GeglRectangle          area;
+  gboolean               ok;
+
+  if (! gimp_item_is_layer (drawable))
+    {
+      g_set_error_literal (error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
+                           "Colorize works on a layer, not on a layer mask or channel.");
+      return FALSE;
+    }
+  if (! gimp_drawable_mask_intersect (drawable, &area.x, &area.y, &area.width, &area.height))
+    return TRUE; /* the selection misses this layer: nothing to do */
+
+  model = colorize_gimp_load_model (values->model, error);
+  if (model == NULL)
+    return FALSE;
+
+  options.saturation   = (float) values->saturation;
+  options.working_size = (uint32_t) MAX (values->working_size, 0);
+
+  gimp_progress_init ("Colorizing");
+
+  /* One undo step for the conversion to RGB and the new colour. */
+  gimp_image_undo_group_start (image);
+  if (gimp_image_base_type (image) != GIMP_RGB)
+    gimp_image_convert_rgb (image); /* layer IDs survive the conversion */
+
+  source = gimp_drawable_get_buffer (drawable);
+  shadow = gimp_drawable_get_shadow_buffer (drawable);
+  ok = colorize_gimp_process_buffer (source, shadow, &area, model, &options,
+                                     &progress, error);
+  g_object_unref (shadow);
+  g_object_unref (source);
+
+  if (ok)
+    {
+      /* Blends the shadow into the layer through the selection mask (feathering). */
+      gimp_drawable_merge_shadow (drawable, TRUE);
+      gimp_drawable_update (drawable, area.x, area.y, area.width, area.height);
+    }
+  gimp_image_undo_group_end (image);
+  colorize_model_free (model);
+  return ok;
+}
+
+static void
+run (const gchar      *name,
+     gint              nparams,
+     const GimpParam  *param,
+     gint             *nreturn_vals,
+     GimpParam       **return_vals)
+{
+  static GimpParam  values_out[2];
+  ColorizeValues    values = { "", 1.0, 0 };
+  GimpRunMode       run_mode = param[0].data.d_int32;
+  GimpPDBStatusType status = GIMP_PDB_SUCCESS;
+  GError           *error = NULL;
+  gint32            image;
+  gint32            drawable;
+
+  gegl_init (NULL, NULL); /* 2.10 plug-ins start GEGL themselves */
+
+  *nreturn_vals = 1;
+  *return_vals  = values_out;
+  values_out[0].type = GIMP_PDB_STATUS;
+
+  if (nparams < 3)
+    {
+      values_out[0].data.d_status = GIMP_PDB_CALLING_ERROR;
+      return;
+    }
+  image    = param[1].data.d_image;
+  drawable = param[2].data.d_drawable;
+
+  switch (run_mode)
+    {
+    case GIMP_RUN_INTERACTIVE:
+      gimp_get_data (PLUG_IN_PROC, &values);
+      values.model[sizeof (values.model) - 1] = '\0';
+      if (! colorize_dialog (&values))
+        status = GIMP_PDB_CANCEL;
+      break;
+
+    case GIMP_RUN_NONINTERACTIVE:
+      if (nparams != 5)
+        {
+          status = GIMP_PDB_CALLING_ERROR;
+          break;
+        }
+      g_strlcpy (values.model, param[3].data.d_string != NULL ? param[3].data.d_string : "",
+                 sizeof (values.model));
+      values.saturation = param[4].data.d_float;
+      if (! (values.saturation >= 0.0 && values.saturation <= 10.0))
+        {
+          g_set_error (&error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
+                       "saturation must be between 0 and 10, not %g", values.saturation);
+          status = GIMP_PDB_CALLING_ERROR;
+        }
+      break;
+
+    case GIMP_RUN_WITH_LAST_VALS:
+      gimp_get_data (PLUG_IN_PROC, &values);
+      values.model[sizeof (values.model) - 1] = '\0';
+      break;
+
+    default:
+      status = GIMP_PDB_CALLING_ERROR;
+      break;
+    }
+
+  if (status == GIMP_PDB_SUCCESS)
+    {
+      if (colorize_drawable (image, drawable, &values, &error))
+        {
+          if (run_mode != GIMP_RUN_NONINTERACTIVE)
+            gimp_displays_flush ();
+          if (run_mode == GIMP_RUN_INTERACTIVE)
+            gimp_set_data (PLUG_IN_PROC, &values, sizeof (values));
+        }
+      else
+        {
+          status = GIMP_PDB_EXECUTION_ERROR;
+        }
+    }
+
+  values_out[0].data.d_status = status;
+  if (error != NULL)
+    {
+      /* GIMP shows this string to the user (or Script-Fu prints it): the GIMP way. */
+      static gchar *message = NULL;
+
+      g_free (message);
+      message = g_strdup (error->message);
+      *nreturn_vals = 2;
+      values_out[1].type = GIMP_PDB_STRING;
+      values_out[1].data.d_string = message;
+      g_error_free (error);
+    }
+}
