@@ -1,0 +1,71 @@
+#!/bin/sh
+# GIMP plug-ins, tested in the real GIMPs, headless:
+#   1. GIMP 2.10 (this machine's Debian 12 packages): build plugins/gimp-2.10, install it into a
+#      throwaway GIMP profile, run tests/gimp/run_gimp_tests.py --gimp 2.
+#   2. GIMP 3 (Debian 13 packages in a chroot made by debootstrap, cached under
+#      target/gimp3-trixie): build plugins/gimp-3 inside it against the library built here,
+#      install, run the same tests with --gimp 3.
+# Idempotent; runs as root; installs what it needs. Bounded: every GIMP run is under
+# `timeout`. Set COLORIZE_SKIP_GIMP3=1 to run only the GIMP 2.10 half.
+set -eu
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+say() { echo "50-gimp: $*"; }
+export DEBIAN_FRONTEND=noninteractive
+
+# ---- what the host needs ----------------------------------------------------------------
+if ! dpkg -s gimp libgimp2.0-dev debootstrap make gcc pkg-config >/dev/null 2>&1; then
+    say "installing gimp libgimp2.0-dev debootstrap (apt)"
+    apt-get update -q
+    apt-get install -y -q gimp libgimp2.0-dev debootstrap make gcc pkg-config
+fi
+
+VENV=$ROOT/target/gimp-test-venv
+if ! "$VENV/bin/python" -c 'import onnx, png, numpy' 2>/dev/null; then
+    say "creating $VENV (onnx to write test models, pypng to read 16-bit PNGs, numpy)"
+    python3 -m venv "$VENV" 2>/dev/null || { apt-get install -y -q python3-venv && python3 -m venv "$VENV"; }
+    "$VENV/bin/pip" install -q onnx pypng numpy
+fi
+PYTHON=$VENV/bin/python
+
+# ---- the library and the CLI (default features: the plug-ins must not need libtorch) ----
+say "cargo build --release (libcolorize.so and the colorize CLI)"
+cargo build --release
+test -f include/colorize.h && test -f target/release/libcolorize.so && test -x target/release/colorize
+
+status=0
+
+# ---- GIMP 2.10 ---------------------------------------------------------------------------
+say "GIMP $(gimp --version | sed 's/.*version //'): building plugins/gimp-2.10"
+make -s -C plugins/gimp-2.10
+WORK2=/tmp/colorize-gimp2-test
+PROFILE2=$("$PYTHON" tests/gimp/run_gimp_tests.py --gimp 2 --work "$WORK2" --prepare-only)
+make -s -C plugins/gimp-2.10 install GIMP2_DIRECTORY="$PROFILE2"
+"$PYTHON" tests/gimp/run_gimp_tests.py --gimp 2 --work "$WORK2" --run-only || status=1
+
+# ---- GIMP 3 in a Debian 13 chroot --------------------------------------------------------
+if [ "${COLORIZE_SKIP_GIMP3:-0}" = 1 ]; then
+    say "COLORIZE_SKIP_GIMP3=1: not testing GIMP 3"
+    exit $status
+fi
+CHROOT_SH=tests/gimp/gimp3-chroot.sh
+"$CHROOT_SH" setup
+CHROOT=$("$CHROOT_SH" path)
+# The chroot sees only its own tree: copy in what the build needs (the header, the library
+# built on Debian 12 — it runs on Debian 13 — and the plug-in sources).
+BUILD3=$CHROOT/tmp/colorize-src
+rm -rf "$BUILD3"
+mkdir -p "$BUILD3/include" "$BUILD3/target/release" "$BUILD3/plugins"
+cp include/colorize.h "$BUILD3/include/"
+cp target/release/libcolorize.so "$BUILD3/target/release/"
+cp -r plugins/common plugins/gimp-3 "$BUILD3/plugins/"
+rm -rf "$BUILD3/plugins/gimp-3/build"
+say "GIMP $("$CHROOT_SH" run gimp-console-3.0 --version | sed 's/.*version //') (chroot): building plugins/gimp-3"
+"$CHROOT_SH" run make -s -C /tmp/colorize-src/plugins/gimp-3
+WORK3=$CHROOT/tmp/colorize-gimp3-test
+"$PYTHON" tests/gimp/run_gimp_tests.py --gimp 3 --chroot "$CHROOT" --work "$WORK3" --prepare-only >/dev/null
+"$CHROOT_SH" run make -s -C /tmp/colorize-src/plugins/gimp-3 install GIMP3_DIRECTORY=/tmp/colorize-gimp3-test/gimp
+"$PYTHON" tests/gimp/run_gimp_tests.py --gimp 3 --chroot "$CHROOT" --work "$WORK3" --run-only || status=1
+
+if [ $status = 0 ]; then say "all GIMP checks passed"; else say "GIMP checks FAILED"; fi
+exit $status

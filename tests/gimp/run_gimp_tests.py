@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""Runs plug-in-colorize inside a real, headless GIMP and checks what comes out.
+
+    run_gimp_tests.py --gimp 2 [--work DIR]                 GIMP 2.10 on this machine
+    run_gimp_tests.py --gimp 3 --chroot DIR [--work DIR]    GIMP 3 inside a Debian 13 chroot
+                                                            (tests/gimp/gimp3-chroot.sh)
+
+The plug-in must already be installed into <work>/gimp/plug-ins/colorize/ — this script
+makes the GIMP profile folder itself (GIMP2_DIRECTORY / GIMP3_DIRECTORY, XDG_* all point
+into <work>), so tests/ci.d/50-gimp.sh builds and installs between the two steps; see
+--prepare-only. Inputs are generated, never read from the repository's data.
+
+What is checked, case by case (a table is printed; the exit status is 1 if any fails):
+  * the plug-in's result equals the command-line tool's result on the same file and model
+    (`colorize IN -o OUT --model M`) within rounding: GRAY, RGB, RGBA, 16-bit and INDEXED;
+  * alpha comes back unchanged;
+  * a feathered selection: outside unchanged, deep inside equal to the CLI, the feather
+    band a blend of the two;
+  * white points: with a model that predicts a* = b* = 0, every (grey) pixel comes back
+    exactly as it went in, at 8 and 16 bits; saturation 0 gives R = G = B;
+  * errors: an unknown model and a corrupt model file give GIMP's error with the
+    plug-in's message, and no output file (GIMP exits 0 even then, so we look);
+  * the default model (""), if one is embedded; otherwise its clear error.
+
+GIMP exits 0 whatever happens in a batch command, so success is judged only by the
+output files and the log; GIMP always runs under `timeout`.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import png
+
+import test_models
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = ROOT / "target" / "release" / "colorize"
+GIMP_TIMEOUT_S = 300
+CLI_TIMEOUT_S = 120
+
+# Image sizes: small (fast) but not square and not a multiple of anything.
+WIDTH, HEIGHT = 123, 77
+
+# ---- inputs ------------------------------------------------------------------------
+
+
+def synthetic_photo(width: int, height: int, levels: int) -> np.ndarray:
+    """A grey 'photo' covering black to white: smooth shading, a disc, stripes and fine
+    deterministic noise, as integers 0..levels-1."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    v = 0.15 + 0.7 * (x / (width - 1)) * (0.6 + 0.4 * y / (height - 1))
+    v += 0.25 * (((x - 0.6 * width) ** 2 + (y - 0.4 * height) ** 2) < (0.2 * height) ** 2)
+    v -= 0.12 * ((x // 9) % 2 == 0) * (y > 0.7 * height)
+    v += 0.03 * np.sin(x * 1.7 + y * 0.9) * np.cos(y * 2.3)
+    v = np.clip(v, 0.0, 1.0)
+    v[0, :5] = 0.0  # true black and white are in every image
+    v[-1, -5:] = 1.0
+    return np.rint(v * (levels - 1)).astype(np.int64)
+
+
+def write_png(path: Path, pixels: np.ndarray, mode: str, bitdepth: int = 8, palette=None) -> None:
+    """pixels: H×W (grey / palette index) or H×W×C."""
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, -1)
+    if palette is not None:
+        writer = png.Writer(width, height, palette=palette, bitdepth=bitdepth)
+    else:
+        writer = png.Writer(width, height, greyscale=mode in ("L", "LA"),
+                            alpha=mode in ("LA", "RGBA"), bitdepth=bitdepth)
+    with open(path, "wb") as f:
+        writer.write(f, rows.tolist())
+
+
+def read_png(path: Path):
+    """Returns (H×W×4 int array as RGBA, bitdepth); grey and palette images are expanded,
+    a missing alpha is filled with the maximum."""
+    reader = png.Reader(filename=str(path))
+    width, height, rows, info = reader.asRGBA()
+    data = np.vstack([np.asarray(r, dtype=np.int64) for r in rows]).reshape(height, width, 4)
+    return data, info["bitdepth"]
+
+
+def make_inputs(work: Path) -> dict:
+    """Writes the test images; returns name -> path."""
+    photo8 = synthetic_photo(WIDTH, HEIGHT, 256)
+    photo16 = synthetic_photo(WIDTH, HEIGHT, 65536)
+    files = {}
+
+    files["gray8"] = work / "gray8.png"
+    write_png(files["gray8"], photo8, "L")
+
+    files["rgb8"] = work / "rgb8.png"
+    write_png(files["rgb8"], np.repeat(photo8[:, :, None], 3, axis=2), "RGB")
+
+    alpha = np.tile(np.linspace(0, 255, WIDTH).round().astype(np.int64), (HEIGHT, 1))
+    alpha[: HEIGHT // 3] = 255
+    files["rgba8"] = work / "rgba8.png"
+    write_png(files["rgba8"], np.dstack([photo8, photo8, photo8, alpha]), "RGBA")
+
+    files["gray16"] = work / "gray16.png"
+    write_png(files["gray16"], photo16, "L", bitdepth=16)
+
+    # 16 grey levels in a palette: GIMP opens this as an INDEXED image.
+    levels = np.rint(np.linspace(0, 255, 16)).astype(int)
+    files["indexed"] = work / "indexed.png"
+    write_png(files["indexed"], photo8 * 15 // 255, "P", bitdepth=4,
+              palette=[(int(v), int(v), int(v)) for v in levels])
+    return files
+
+
+# ---- running the CLI and GIMP -------------------------------------------------------
+
+
+def run_cli(src: Path, dst: Path, model, saturation: float = 1.0) -> None:
+    command = [str(CLI), str(src), "-o", str(dst), "--saturation", repr(saturation)]
+    if model is not None:
+        command += ["--model", str(model)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    if result.returncode != 0 or not dst.exists():
+        raise RuntimeError(f"CLI failed ({result.returncode}): {' '.join(command)}\n{result.stderr}")
+
+
+def scheme_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Gimp:
+    """One GIMP version: how to call it and how Script-Fu spells things there."""
+
+    def __init__(self, version: int, work: Path, chroot):
+        self.version = version
+        self.work = work
+        self.chroot = chroot
+
+    def path(self, host_path: Path) -> str:
+        """The path GIMP sees for a file of ours."""
+        if self.chroot is None:
+            return str(host_path)
+        return "/" + str(host_path.resolve().relative_to(self.chroot.resolve()))
+
+    def case_script(self, src: Path, dst: Path, model: str, saturation: float, selection) -> str:
+        """A Script-Fu expression: open, (select), colorize, save, close. A failing call
+        aborts the expression, so no output file is written."""
+        s, d = scheme_string(self.path(src)), scheme_string(self.path(dst))
+        select = ""
+        if selection is not None:
+            x, y, w, h, feather = selection
+            select = (f"(gimp-image-select-rectangle image CHANNEL-OP-REPLACE {x} {y} {w} {h})"
+                      f"(gimp-selection-feather image {feather})")
+        if self.version == 2:
+            return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s} {s})))"
+                    f"       (layer (car (gimp-image-get-active-layer image))))"
+                    f"  {select}"
+                    f"  (plug-in-colorize RUN-NONINTERACTIVE image layer {scheme_string(model)} {saturation!r})"
+                    f"  (gimp-file-save RUN-NONINTERACTIVE image layer {d} {d})"
+                    f"  (gimp-image-delete image))")
+        return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s})))"
+                f"       (layer (vector-ref (car (gimp-image-get-layers image)) 0)))"
+                f"  {select}"
+                f"  (plug-in-colorize RUN-NONINTERACTIVE image (vector layer) {scheme_string(model)} {saturation!r})"
+                f"  (gimp-file-save RUN-NONINTERACTIVE image {d} -1)"
+                f"  (gimp-image-delete image))")
+
+    def environment(self) -> dict:
+        home = self.path(self.work / "home")
+        env = {"HOME": home, "XDG_CACHE_HOME": self.path(self.work / "cache"),
+               "XDG_DATA_HOME": self.path(self.work / "data"),
+               "XDG_CONFIG_HOME": self.path(self.work / "config"), "LANG": "C.UTF-8",
+               "PATH": "/usr/local/bin:/usr/bin:/bin"}
+        env["GIMP2_DIRECTORY" if self.version == 2 else "GIMP3_DIRECTORY"] = self.path(self.work / "gimp")
+        return env
+
+    def run(self, scripts: list, log: Path) -> float:
+        """Runs the scripts in one GIMP session (each -b is evaluated separately, so one
+        failing case does not stop the others). Returns the wall time."""
+        if self.version == 2:
+            argv = ["gimp", "-i", "-d", "-f"]
+            for script in scripts:
+                argv += ["-b", script]
+            argv += ["-b", "(gimp-quit 0)"]
+        else:
+            argv = ["gimp-console-3.0", "-i", "-d", "-f",
+                    "--batch-interpreter", "plug-in-script-fu-eval"]
+            for script in scripts:
+                argv += ["-b", script]
+            argv += ["--quit"]
+        argv = ["timeout", str(GIMP_TIMEOUT_S)] + argv
+        if self.chroot is None:
+            command = argv
+            env = {**os.environ, **self.environment()}
+        else:
+            command = [str(ROOT / "tests" / "gimp" / "gimp3-chroot.sh"), "run", "env"]
+            command += [f"{k}={v}" for k, v in self.environment().items()] + argv
+            env = {**os.environ, "GIMP3_CHROOT": str(self.chroot)}
+        for d in ("home", "cache", "data", "config"):
+            (self.work / d).mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        with open(log, "w") as out:
+            result = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        elapsed = time.monotonic() - start
+        if result.returncode == 124:
+            raise RuntimeError(f"GIMP did not finish within {GIMP_TIMEOUT_S} s (see {log})")
+        return elapsed
+
+    def prepare_profile(self) -> None:
+        """Lets GIMP create its own profile folder on a first, empty run (creating it by
+        hand leaves GIMP half-initialised)."""
+        self.run([], self.work / "first-run.log")
+        if not (self.work / "gimp").is_dir():
+            raise RuntimeError(f"GIMP did not create its profile folder {self.work / 'gimp'}")
+
+
+# ---- checks ---------------------------------------------------------------------------
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.rows.append((name, ok, detail))
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for _, ok, _ in self.rows if not ok)
+
+
+def load_pair(out: Path, ref: Path):
+    a, depth_a = read_png(out)
+    b, depth_b = read_png(ref)
+    return a, b, depth_a, depth_b
+
+
+def compare_to_reference(report: Report, name: str, out: Path, ref: Path, tolerance: int,
+                         mask=None, expect_depth: int = 8, colour_only_where_opaque=False) -> None:
+    if not out.exists():
+        report.check(name, False, f"GIMP wrote no {out.name} (see the GIMP log)")
+        return
+    a, b, depth_a, depth_b = load_pair(out, ref)
+    if a.shape != b.shape:
+        report.check(name, False, f"size {a.shape} differs from the CLI's {b.shape}")
+        return
+    if depth_a != expect_depth or depth_b != expect_depth:
+        report.check(name, False, f"bit depth GIMP {depth_a}, CLI {depth_b}, expected {expect_depth}")
+        return
+    select = np.ones(a.shape[:2], dtype=bool) if mask is None else mask
+    if colour_only_where_opaque:
+        select = select & (b[:, :, 3] > 0)
+    diff = np.abs(a[:, :, :3] - b[:, :, :3])[select]
+    worst = int(diff.max()) if diff.size else 0
+    chroma = np.abs(b[:, :, 0] - b[:, :, 1])[select].max() + np.abs(b[:, :, 1] - b[:, :, 2])[select].max()
+    coloured = chroma > (4 if expect_depth == 8 else 1000)
+    report.check(name, worst <= tolerance and coloured,
+                 f"max |GIMP − CLI| = {worst} (tolerance {tolerance} of {2 ** expect_depth - 1}), "
+                 f"{int(select.sum())} px, mean {diff.mean():.3f}" + ("" if coloured else ", but the CLI result is not coloured"))
+
+
+def check_unchanged(report: Report, name: str, out: Path, src: Path, tolerance: int, expect_depth: int) -> None:
+    """For the zero-chroma model: every pixel must come back as it went in, and grey."""
+    if not out.exists():
+        report.check(name, False, f"GIMP wrote no {out.name}")
+        return
+    a, depth = read_png(out)
+    b, _ = read_png(src)
+    grey_error = max(int(np.abs(a[:, :, 0] - a[:, :, 1]).max()), int(np.abs(a[:, :, 1] - a[:, :, 2]).max()))
+    worst = int(np.abs(a[:, :, :3] - b[:, :, :3]).max())
+    report.check(name, depth == expect_depth and grey_error == 0 and worst <= tolerance,
+                 f"{depth}-bit, max |R−G|,|G−B| = {grey_error} (must be 0), "
+                 f"max |out − in| = {worst} (tolerance {tolerance})")
+
+
+def check_grey(report: Report, name: str, out: Path) -> None:
+    if not out.exists():
+        report.check(name, False, f"GIMP wrote no {out.name}")
+        return
+    a, _ = read_png(out)
+    grey_error = max(int(np.abs(a[:, :, 0] - a[:, :, 1]).max()), int(np.abs(a[:, :, 1] - a[:, :, 2]).max()))
+    report.check(name, grey_error == 0, f"max |R−G|,|G−B| = {grey_error} (must be 0)")
+
+
+def check_selection(report: Report, out: Path, src: Path, ref: Path, rect, feather: int) -> None:
+    name = "feathered selection"
+    if not out.exists():
+        report.check(name, False, f"GIMP wrote no {out.name}")
+        return
+    a, _ = read_png(out)
+    s, _ = read_png(src)
+    r, _ = read_png(ref)
+    x, y, w, h = rect
+    yy, xx = np.mgrid[0:a.shape[0], 0:a.shape[1]]
+    # distance outside (>0) / inside (<0) the rectangle, in pixels (Chebyshev)
+    outside = np.maximum(np.maximum(x - xx, xx - (x + w - 1)), np.maximum(y - yy, yy - (y + h - 1)))
+    far_out = outside > feather // 2 + 2
+    deep_in = outside < -(feather // 2 + 2)
+    band = ~far_out & ~deep_in
+    out_err = int(np.abs(a - s)[far_out].max())
+    in_err = int(np.abs(a[:, :, :3] - r[:, :, :3])[deep_in].max())
+    # in the band each channel lies between the input and the CLI result (±1 rounding)
+    lo = np.minimum(s[:, :, :3], r[:, :, :3]) - 1
+    hi = np.maximum(s[:, :, :3], r[:, :, :3]) + 1
+    between = ((a[:, :, :3] >= lo) & (a[:, :, :3] <= hi)).all(axis=2)[band]
+    partly = (np.abs(a[:, :, :3] - s[:, :, :3]).max(axis=2) > 0)[band].mean()
+    ok = out_err == 0 and in_err <= 1 and between.all() and 0.2 < partly < 1.0 + 1e-9
+    report.check(name, ok,
+                 f"outside: max change {out_err} (must be 0); deep inside: max |GIMP − CLI| {in_err} (≤ 1); "
+                 f"feather band: {between.mean() * 100:.1f}% between input and CLI, "
+                 f"{partly * 100:.0f}% changed")
+
+
+def check_alpha(report: Report, out: Path, src: Path) -> None:
+    name = "alpha kept"
+    if not out.exists():
+        report.check(name, False, f"GIMP wrote no {out.name}")
+        return
+    a, _ = read_png(out)
+    s, _ = read_png(src)
+    worst = int(np.abs(a[:, :, 3] - s[:, :, 3]).max())
+    report.check(name, worst == 0 and len(np.unique(s[:, :, 3])) > 100,
+                 f"max |alpha out − alpha in| = {worst} over {len(np.unique(s[:, :, 3]))} alpha levels")
+
+
+def check_error(report: Report, name: str, out: Path, log_text: str, expected: str) -> None:
+    report.check(name, (not out.exists()) and expected in log_text,
+                 ("no output written" if not out.exists() else "an output was written")
+                 + (f"; GIMP reported \"{expected}…\"" if expected in log_text else f"; \"{expected}\" not in the GIMP log"))
+
+
+# ---- main -----------------------------------------------------------------------------
+
+
+def default_model_embedded() -> bool:
+    return (ROOT / "src" / "models" / "DEFAULT").is_file()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gimp", type=int, choices=(2, 3), required=True)
+    parser.add_argument("--chroot", type=Path, help="the Debian 13 chroot (GIMP 3 only)")
+    parser.add_argument("--work", type=Path, help="work folder (default: a fresh one under /tmp or the chroot's /tmp)")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="only create the work folder and GIMP's profile, print the profile folder")
+    parser.add_argument("--run-only", action="store_true", help="the work folder is prepared and the plug-in installed")
+    args = parser.parse_args()
+    if args.gimp == 3 and args.chroot is None:
+        parser.error("--gimp 3 needs --chroot")
+
+    work = args.work
+    if work is None:
+        base = (args.chroot / "tmp") if args.chroot else Path("/tmp")
+        work = base / f"colorize-gimp{args.gimp}-test"
+    gimp = Gimp(args.gimp, work, args.chroot)
+
+    if not args.run_only:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        gimp.prepare_profile()
+        if args.prepare_only:
+            print(work / "gimp")
+            return 0
+
+    plugin = work / "gimp" / "plug-ins" / "colorize" / "colorize"
+    if not plugin.is_file():
+        print(f"plug-in not installed at {plugin}", file=sys.stderr)
+        return 1
+    if not CLI.is_file():
+        print(f"CLI missing: {CLI} (cargo build --release)", file=sys.stderr)
+        return 1
+
+    print(f"GIMP {args.gimp}: preparing inputs, models and CLI references in {work}", flush=True)
+    inputs = make_inputs(work)
+    import onnx
+    chroma_model, zero_model = work / "chroma.onnx", work / "zero.onnx"
+    onnx.save(test_models.build("chroma"), chroma_model)
+    onnx.save(test_models.build("zero"), zero_model)
+    corrupt_model = work / "corrupt.onnx"
+    corrupt_model.write_bytes(b"this is not an ONNX file\n" * 4)
+
+    ref = {}
+    for name in ("gray8", "rgb8", "rgba8", "gray16", "indexed"):
+        ref[name] = work / f"cli-{name}.png"
+        run_cli(inputs[name], ref[name], chroma_model)
+    with_default = default_model_embedded()
+    if with_default:
+        ref["default"] = work / "cli-default.png"
+        run_cli(inputs["rgb8"], ref["default"], None)
+
+    selection_rect, feather = (30, 20, 50, 35), 10
+    cases = [  # (output name, input, model, saturation, selection)
+        ("gray8", inputs["gray8"], chroma_model, 1.0, None),
+        ("rgb8", inputs["rgb8"], chroma_model, 1.0, None),
+        ("rgba8", inputs["rgba8"], chroma_model, 1.0, None),
+        ("gray16", inputs["gray16"], chroma_model, 1.0, None),
+        ("indexed", inputs["indexed"], chroma_model, 1.0, None),
+        ("selection", inputs["rgb8"], chroma_model, 1.0, (*selection_rect, feather)),
+        ("zero8", inputs["rgb8"], zero_model, 1.0, None),
+        ("zero16", inputs["gray16"], zero_model, 1.0, None),
+        ("saturation0", inputs["rgb8"], chroma_model, 0.0, None),
+        ("unknown-model", inputs["rgb8"], work / "no-such-model.onnx", 1.0, None),
+        ("corrupt-model", inputs["rgb8"], corrupt_model, 1.0, None),
+        ("default-model", inputs["rgb8"], "", 1.0, None),
+    ]
+    outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
+    scripts = []
+    for name, src, model, saturation, selection in cases:
+        model_arg = gimp.path(model) if isinstance(model, Path) else model
+        scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection))
+
+    log = work / "gimp.log"
+    elapsed = gimp.run(scripts, log)
+    log_text = log.read_text(errors="replace")
+    print(f"GIMP {args.gimp}: {len(cases)} batch commands in {elapsed:.1f} s; log: {log}", flush=True)
+
+    report = Report()
+    compare_to_reference(report, "GRAY 8-bit vs CLI", outputs["gray8"], ref["gray8"], 1)
+    compare_to_reference(report, "RGB 8-bit vs CLI", outputs["rgb8"], ref["rgb8"], 1)
+    compare_to_reference(report, "RGBA 8-bit vs CLI (colour where alpha > 0)", outputs["rgba8"], ref["rgba8"], 1,
+                         colour_only_where_opaque=True)
+    check_alpha(report, outputs["rgba8"], inputs["rgba8"])
+    compare_to_reference(report, "GRAY 16-bit vs CLI", outputs["gray16"], ref["gray16"], 16, expect_depth=16)
+    compare_to_reference(report, "INDEXED vs CLI", outputs["indexed"], ref["indexed"], 1)
+    check_selection(report, outputs["selection"], inputs["rgb8"], ref["rgb8"], selection_rect, feather)
+    check_unchanged(report, "grey stays grey, 8-bit (zero-chroma model)", outputs["zero8"], inputs["rgb8"], 0, 8)
+    check_unchanged(report, "grey stays grey, 16-bit (zero-chroma model)", outputs["zero16"], inputs["gray16"], 2, 16)
+    check_grey(report, "saturation 0 gives grey", outputs["saturation0"])
+    check_error(report, "unknown model is a GIMP error", outputs["unknown-model"], log_text, "Unknown model")
+    check_error(report, "corrupt model is a GIMP error", outputs["corrupt-model"], log_text,
+                "Could not use the model file")
+    if with_default:
+        compare_to_reference(report, "default model (\"\") vs CLI", outputs["default-model"], ref["default"], 1)
+    else:
+        check_error(report, "no embedded default model: clear error", outputs["default-model"], log_text,
+                    "No default model is available")
+
+    crashed = [line for line in log_text.splitlines()
+               if "terminated" in line or "crashed" in line.lower() or "wire_read" in line and "colorize" in line]
+    report.check("plug-in never crashed", not crashed, "; ".join(crashed[:3]) or "no crash in the GIMP log")
+
+    print(f"GIMP {args.gimp}: {len(report.rows) - report.failures} of {len(report.rows)} checks passed", flush=True)
+    if report.failures:
+        print(f"--- last lines of {log} ---")
+        print("\n".join(log_text.splitlines()[-40:]))
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
