@@ -49,8 +49,8 @@ colorize_gimp_load_model (const gchar  *spec,
   if (wants_default)
     {
       g_set_error (error, COLORIZE_GIMP_ERROR, status,
-                   "No default model is available (%s). Choose an embedded model "
-                   "by name or give the path of an .onnx model file.", detail);
+                   "No default model is available: %s. Give an embedded model's "
+                   "name or the path of an .onnx model file.", detail);
       g_free (detail);
       return NULL;
     }

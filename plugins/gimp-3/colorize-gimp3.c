@@ -34,6 +34,10 @@ G_DEFINE_TYPE (Colorize, colorize, GIMP_TYPE_PLUG_IN)
 GIMP_MAIN (COLORIZE_TYPE)
 
 static GList          *colorize_query_procedures (GimpPlugIn    *plug_in);
+static gboolean        colorize_set_i18n         (GimpPlugIn    *plug_in,
+                                                  const gchar   *procedure_name,
+                                                  gchar        **gettext_domain,
+                                                  gchar        **catalog_dir);
 static GimpProcedure  *colorize_create_procedure (GimpPlugIn    *plug_in,
                                                   const gchar   *name);
 static GimpValueArray *colorize_run              (GimpProcedure        *procedure,
@@ -50,6 +54,7 @@ colorize_class_init (ColorizeClass *klass)
 
   plug_in_class->query_procedures = colorize_query_procedures;
   plug_in_class->create_procedure = colorize_create_procedure;
+  plug_in_class->set_i18n         = colorize_set_i18n;
 }
 
 static void
@@ -61,6 +66,16 @@ static GList *
 colorize_query_procedures (GimpPlugIn *plug_in)
 {
   return g_list_append (NULL, g_strdup (PLUG_IN_PROC));
+}
+
+/* No translations are shipped: say so, instead of GIMP looking for a catalog. */
+static gboolean
+colorize_set_i18n (GimpPlugIn   *plug_in,
+                   const gchar  *procedure_name,
+                   gchar       **gettext_domain,
+                   gchar       **catalog_dir)
+{
+  return FALSE;
 }
 
 static GimpProcedure *

@@ -31,7 +31,12 @@ PYTHON=$VENV/bin/python
 # ---- the library and the CLI (default features: the plug-ins must not need libtorch) ----
 say "cargo build --release (libcolorize.so and the colorize CLI)"
 cargo build --release
-test -f include/colorize.h && test -f target/release/libcolorize.so && test -x target/release/colorize
+# The committed header; COLORIZE_INCLUDE may point elsewhere (e.g. cbindgen's OUT_DIR copy).
+COLORIZE_INCLUDE=${COLORIZE_INCLUDE:-$ROOT/include}
+export COLORIZE_INCLUDE
+for f in "$COLORIZE_INCLUDE/colorize.h" target/release/libcolorize.so target/release/colorize; do
+    test -f "$f" || { say "missing $f"; exit 1; }
+done
 
 status=0
 
@@ -56,12 +61,12 @@ CHROOT=$("$CHROOT_SH" path)
 BUILD3=$CHROOT/tmp/colorize-src
 rm -rf "$BUILD3"
 mkdir -p "$BUILD3/include" "$BUILD3/target/release" "$BUILD3/plugins"
-cp include/colorize.h "$BUILD3/include/"
+cp "$COLORIZE_INCLUDE/colorize.h" "$BUILD3/include/"
 cp target/release/libcolorize.so "$BUILD3/target/release/"
 cp -r plugins/common plugins/gimp-3 "$BUILD3/plugins/"
 rm -rf "$BUILD3/plugins/gimp-3/build"
 say "GIMP $("$CHROOT_SH" run gimp-console-3.0 --version | sed 's/.*version //') (chroot): building plugins/gimp-3"
-"$CHROOT_SH" run make -s -C /tmp/colorize-src/plugins/gimp-3
+"$CHROOT_SH" run make -s -C /tmp/colorize-src/plugins/gimp-3 COLORIZE_INCLUDE=/tmp/colorize-src/include
 WORK3=$CHROOT/tmp/colorize-gimp3-test
 "$PYTHON" tests/gimp/run_gimp_tests.py --gimp 3 --chroot "$CHROOT" --work "$WORK3" --prepare-only >/dev/null
 "$CHROOT_SH" run make -s -C /tmp/colorize-src/plugins/gimp-3 install GIMP3_DIRECTORY=/tmp/colorize-gimp3-test/gimp
