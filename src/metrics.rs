@@ -55,7 +55,10 @@ impl std::error::Error for MetricsError {}
 fn check_pair(truth: &[u8], output: &[u8]) -> Result<(), MetricsError> {
     check_rgb(truth)?;
     if output.len() != truth.len() {
-        return Err(MetricsError::SizeMismatch { expected: truth.len(), got: output.len() });
+        return Err(MetricsError::SizeMismatch {
+            expected: truth.len(),
+            got: output.len(),
+        });
     }
     Ok(())
 }
@@ -65,7 +68,10 @@ fn check_rgb(rgb: &[u8]) -> Result<(), MetricsError> {
         return Err(MetricsError::Empty);
     }
     if rgb.len() % 3 != 0 {
-        return Err(MetricsError::SizeMismatch { expected: rgb.len() / 3 * 3, got: rgb.len() });
+        return Err(MetricsError::SizeMismatch {
+            expected: rgb.len() / 3 * 3,
+            got: rgb.len(),
+        });
     }
     Ok(())
 }
@@ -87,13 +93,20 @@ pub fn mse_rgb8(truth: &[u8], output: &[u8]) -> Result<f64, MetricsError> {
 /// PSNR in dB of an 8-bit sRGB output against its truth; `f64::INFINITY` when identical.
 pub fn psnr_rgb8(truth: &[u8], output: &[u8]) -> Result<f64, MetricsError> {
     let mse = mse_rgb8(truth, output)?;
-    Ok(if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() })
+    Ok(if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    })
 }
 
 /// CIE L*a*b* (D65) of one 8-bit sRGB pixel, in `f64`.
 pub fn srgb8_to_lab(rgb: [u8; 3]) -> [f64; 3] {
-    let lab: Lab<palette::white_point::D65, f64> =
-        Lab::from_color(Srgb::new(rgb[0], rgb[1], rgb[2]).into_format::<f64>().into_linear());
+    let lab: Lab<palette::white_point::D65, f64> = Lab::from_color(
+        Srgb::new(rgb[0], rgb[1], rgb[2])
+            .into_format::<f64>()
+            .into_linear(),
+    );
     [lab.l, lab.a, lab.b]
 }
 
@@ -170,8 +183,12 @@ pub fn grayscale_baseline_rgb8(rgb: &[u8]) -> Result<Vec<u8>, MetricsError> {
         .chunks_exact(3)
         .flat_map(|p| {
             let l = srgb8_to_lab([p[0], p[1], p[2]])[0];
-            let grey: Srgb<f64> =
-                Srgb::from_linear(palette::LinSrgb::from_color(Lab::<palette::white_point::D65, f64>::new(l, 0.0, 0.0)));
+            let grey: Srgb<f64> = Srgb::from_linear(palette::LinSrgb::from_color(Lab::<
+                palette::white_point::D65,
+                f64,
+            >::new(
+                l, 0.0, 0.0
+            )));
             // A neutral colour has R = G = B; take green, the channel with the least error.
             let v = (grey.green.clamp(0.0, 1.0) * 255.0).round() as u8;
             [v, v, v]

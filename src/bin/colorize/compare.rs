@@ -57,7 +57,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match compare(&args) {
@@ -90,24 +94,39 @@ fn compare(args: &CompareArgs) -> Result<(), String> {
     for spec in &args.models {
         models.push(crate::load_model(spec).map_err(|e| format!("model {spec}: {e}"))?);
     }
-    let options = colorize::Options { working_size: args.working_size.unwrap_or(0), ..Default::default() };
+    let options = colorize::Options {
+        working_size: args.working_size.unwrap_or(0),
+        ..Default::default()
+    };
 
     let mut rows = Vec::new();
     for path in &paths {
         let photo = super::eval::load_photo(path, None)?;
         let (w, h) = (photo.width(), photo.height());
         let bad = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-        let is_colour = metrics::colourfulness_rgb8(&photo).map_err(|e| bad(&e))? >= GREY_COLOURFULNESS;
+        let is_colour =
+            metrics::colourfulness_rgb8(&photo).map_err(|e| bad(&e))? >= GREY_COLOURFULNESS;
         let grey_pixels = metrics::grayscale_baseline_rgb8(&photo).map_err(|e| bad(&e))?;
         let mut outputs = Vec::new();
         for (spec, model) in args.models.iter().zip(&models) {
             let mut pixels = grey_pixels.clone();
-            colorize::colorize_rgb8(model, &options, &mut pixels, w as usize, h as usize, w as usize * 3, 3)
-                .map_err(|e| format!("{}: model {spec}: {e}", path.display()))?;
+            colorize::colorize_rgb8(
+                model,
+                &options,
+                &mut pixels,
+                w as usize,
+                h as usize,
+                w as usize * 3,
+                3,
+            )
+            .map_err(|e| format!("{}: model {spec}: {e}", path.display()))?;
             outputs.push(RgbImage::from_raw(w, h, pixels).expect("same size as the photo"));
         }
         rows.push(Row {
-            caption: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            caption: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             grey: RgbImage::from_raw(w, h, grey_pixels).expect("same size as the photo"),
             outputs,
             truth: is_colour.then_some(photo),
@@ -130,15 +149,24 @@ fn compare(args: &CompareArgs) -> Result<(), String> {
 /// A model's column label: its name, or a file path's stem.
 fn model_label(spec: &str) -> String {
     let path = Path::new(spec);
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
-        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| spec.to_string())
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+    {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| spec.to_string())
     } else {
         spec.to_string()
     }
 }
 
 fn layout(rows: &[Row], headers: &[String], cell: u32, font: Option<&FontVec>) -> RgbImage {
-    let label_height = if font.is_some() { LABEL_PX.ceil() as u32 + 4 } else { 0 };
+    let label_height = if font.is_some() {
+        LABEL_PX.ceil() as u32 + 4
+    } else {
+        0
+    };
     let columns = headers.len() as u32;
     let width = GAP + columns * (cell + GAP);
     let row_height = label_height + cell + GAP;
@@ -153,7 +181,14 @@ fn layout(rows: &[Row], headers: &[String], cell: u32, font: Option<&FontVec>) -
     for (r, row) in rows.iter().enumerate() {
         let top = GAP + label_height + r as u32 * row_height;
         if let Some(font) = font {
-            draw_text(&mut grid, font, column_x(0), top, width - 2 * GAP, &row.caption);
+            draw_text(
+                &mut grid,
+                font,
+                column_x(0),
+                top,
+                width - 2 * GAP,
+                &row.caption,
+            );
         }
         let cells = std::iter::once(Some(&row.grey))
             .chain(row.outputs.iter().map(Some))
@@ -161,7 +196,13 @@ fn layout(rows: &[Row], headers: &[String], cell: u32, font: Option<&FontVec>) -
             .take(columns as usize);
         for (c, image) in cells.enumerate() {
             if let Some(image) = image {
-                place_fitted(&mut grid, image, column_x(c as u32), top + label_height, cell);
+                place_fitted(
+                    &mut grid,
+                    image,
+                    column_x(c as u32),
+                    top + label_height,
+                    cell,
+                );
             }
         }
     }
@@ -177,12 +218,21 @@ fn place_fitted(grid: &mut RgbImage, image: &RgbImage, x: u32, y: u32, cell: u32
         ((f64::from(h) * scale).round() as u32).clamp(1, cell),
     );
     let fitted = image::imageops::resize(image, fw, fh, image::imageops::FilterType::Triangle);
-    image::imageops::replace(grid, &fitted, i64::from(x + (cell - fw) / 2), i64::from(y + (cell - fh) / 2));
+    image::imageops::replace(
+        grid,
+        &fitted,
+        i64::from(x + (cell - fw) / 2),
+        i64::from(y + (cell - fh) / 2),
+    );
 }
 
 /// The first label font found under the usual system font folders.
 fn find_font() -> Option<FontVec> {
-    const NAMES: &[&str] = &["DejaVuSans.ttf", "DejaVuSansCondensed.ttf", "LiberationSans-Regular.ttf"];
+    const NAMES: &[&str] = &[
+        "DejaVuSans.ttf",
+        "DejaVuSansCondensed.ttf",
+        "LiberationSans-Regular.ttf",
+    ];
     const ROOTS: &[&str] = &["/usr/share/fonts", "/usr/local/share/fonts"];
     NAMES.iter().find_map(|name| {
         ROOTS.iter().find_map(|root| {
@@ -200,8 +250,11 @@ fn find_file(dir: &Path, name: &str, depth: u32) -> Option<PathBuf> {
     if depth == 0 {
         return None;
     }
-    let mut subdirs: Vec<PathBuf> =
-        std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
     subdirs.sort();
     subdirs.iter().find_map(|d| find_file(d, name, depth - 1))
 }
@@ -227,7 +280,10 @@ fn draw_text(image: &mut RgbImage, font: &FontVec, x: u32, y: u32, max_width: u3
     let mut shown: String = text.to_string();
     if text_width(font, &shown) > max_width as f32 {
         let mut chars: Vec<char> = text.chars().collect();
-        while !chars.is_empty() && text_width(font, &format!("{}…", chars.iter().collect::<String>())) > max_width as f32 {
+        while !chars.is_empty()
+            && text_width(font, &format!("{}…", chars.iter().collect::<String>()))
+                > max_width as f32
+        {
             chars.pop();
         }
         shown = format!("{}…", chars.iter().collect::<String>());
@@ -244,17 +300,24 @@ fn draw_text(image: &mut RgbImage, font: &FontVec, x: u32, y: u32, max_width: u3
         let glyph = id.with_scale_and_position(LABEL_PX, ab_glyph::point(caret, baseline));
         caret += scaled.h_advance(id);
         previous = Some(id);
-        let Some(outline) = font.outline_glyph(glyph) else { continue };
+        let Some(outline) = font.outline_glyph(glyph) else {
+            continue;
+        };
         let bounds = outline.px_bounds();
         outline.draw(|gx, gy, coverage| {
-            let (px, py) = (bounds.min.x as i64 + i64::from(gx), bounds.min.y as i64 + i64::from(gy));
-            if px < 0 || py < 0 || px >= i64::from(image.width()) || py >= i64::from(image.height()) {
+            let (px, py) = (
+                bounds.min.x as i64 + i64::from(gx),
+                bounds.min.y as i64 + i64::from(gy),
+            );
+            if px < 0 || py < 0 || px >= i64::from(image.width()) || py >= i64::from(image.height())
+            {
                 return;
             }
             let pixel = image.get_pixel_mut(px as u32, py as u32);
             let alpha = coverage.clamp(0.0, 1.0);
             for (channel, text) in pixel.0.iter_mut().zip(TEXT.0) {
-                *channel = (f32::from(*channel) * (1.0 - alpha) + f32::from(text) * alpha).round() as u8;
+                *channel =
+                    (f32::from(*channel) * (1.0 - alpha) + f32::from(text) * alpha).round() as u8;
             }
         });
     }
@@ -263,13 +326,18 @@ fn draw_text(image: &mut RgbImage, font: &FontVec, x: u32, y: u32, max_width: u3
 fn write_grid(grid: &RgbImage, output: &str) -> Result<(), String> {
     let image = image::DynamicImage::ImageRgb8(grid.clone());
     if output == "-" {
-        let bytes = colorize::io::encode(&image, image::ImageFormat::Png).map_err(|e| e.to_string())?;
+        let bytes =
+            colorize::io::encode(&image, image::ImageFormat::Png).map_err(|e| e.to_string())?;
         let mut stdout = std::io::stdout().lock();
-        return stdout.write_all(&bytes).and_then(|()| stdout.flush()).map_err(|e| format!("stdout: {e}"));
+        return stdout
+            .write_all(&bytes)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| format!("stdout: {e}"));
     }
     let path = Path::new(output);
-    let format = colorize::io::format_for_path(path)
-        .ok_or_else(|| format!("{output}: unknown image extension (use .png, .jpg, .tif or .ppm)"))?;
+    let format = colorize::io::format_for_path(path).ok_or_else(|| {
+        format!("{output}: unknown image extension (use .png, .jpg, .tif or .ppm)")
+    })?;
     let bytes = colorize::io::encode(&image, format).map_err(|e| e.to_string())?;
     colorize::io::write_atomic(path, &bytes).map_err(|e| e.to_string())
 }

@@ -59,20 +59,29 @@ struct EvalArgs {
 }
 
 /// File name extensions taken as photos when a folder is searched.
-const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "ppm", "pnm"];
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "ppm", "pnm",
+];
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
     let args = match EvalArgs::try_parse_from(args) {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match evaluate(&args) {
         Ok(report) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report.to_json()).expect("JSON of plain values"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report.to_json()).expect("JSON of plain values")
+                );
             } else {
                 print!("{}", report.to_table());
             }
@@ -102,14 +111,23 @@ struct Report {
 }
 
 /// The photos to score, in order: the list file's order, or sorted paths.
-pub(crate) fn photo_paths(folder: &Path, files_from: Option<&Path>, limit: Option<usize>) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn photo_paths(
+    folder: &Path,
+    files_from: Option<&Path>,
+    limit: Option<usize>,
+) -> Result<Vec<PathBuf>, String> {
     if !folder.is_dir() {
         return Err(format!("{}: not a folder", folder.display()));
     }
     let mut paths = match files_from {
         Some(list) => {
-            let text = std::fs::read_to_string(list).map_err(|e| format!("{}: {e}", list.display()))?;
-            text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|l| folder.join(l)).collect()
+            let text =
+                std::fs::read_to_string(list).map_err(|e| format!("{}: {e}", list.display()))?;
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| folder.join(l))
+                .collect()
         }
         None => {
             let mut found = Vec::new();
@@ -177,7 +195,10 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
         let model = crate::load_model(spec).map_err(|e| format!("model {spec}: {e}"))?;
         models.push((spec.clone(), model));
     }
-    let options = colorize::Options { working_size: args.working_size.unwrap_or(0), ..Default::default() };
+    let options = colorize::Options {
+        working_size: args.working_size.unwrap_or(0),
+        ..Default::default()
+    };
 
     let mut rows = vec![Row {
         name: "grayscale (a*=b*=0)".into(),
@@ -200,8 +221,11 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
     for path in &paths {
         let truth = load_photo(path, args.size)?;
         let (w, h) = (truth.width() as usize, truth.height() as usize);
-        let score = |output: &[u8]| metrics::score_rgb8(&truth, output).map_err(|e| format!("{}: {e}", path.display()));
-        let grey = metrics::grayscale_baseline_rgb8(&truth).map_err(|e| format!("{}: {e}", path.display()))?;
+        let score = |output: &[u8]| {
+            metrics::score_rgb8(&truth, output).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let grey = metrics::grayscale_baseline_rgb8(&truth)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         rows[0].summary.add(&score(&grey)?);
         for ((spec, model), row) in models.iter().zip(&mut rows[1..]) {
             let mut output = grey.clone();
@@ -214,7 +238,11 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
         progress.inc(1);
     }
     progress.finish_and_clear();
-    Ok(Report { folder: args.folder.clone(), short_side: args.size, rows })
+    Ok(Report {
+        folder: args.folder.clone(),
+        short_side: args.size,
+        rows,
+    })
 }
 
 impl Report {
@@ -227,9 +255,17 @@ impl Report {
             "{} images from {}{}\n",
             self.images(),
             self.folder.display(),
-            self.short_side.map(|s| format!(", short side {s}")).unwrap_or_default()
+            self.short_side
+                .map(|s| format!(", short side {s}"))
+                .unwrap_or_default()
         );
-        let name_width = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(5);
+        let name_width = self
+            .rows
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
         out += &format!(
             "{:<name_width$}  {:>9}  {:>7}  {:>14}  {:>6}  {:>5}  {:>9}\n",
             "model", "PSNR (dB)", "AuC (%)", "colourfulness", "truth", "ratio", "images/s"
