@@ -12,7 +12,8 @@ into <work>), so tests/ci.d/50-gimp.sh builds and installs between the two steps
 
 What is checked, case by case (a table is printed; the exit status is 1 if any fails):
   * the plug-in's result equals the command-line tool's result on the same file and model
-    (`colorize IN -o OUT --model M`) within rounding: GRAY, RGB, RGBA, 16-bit and INDEXED;
+    (`colorize IN -o OUT --model M`) within rounding: GRAY, RGB, RGBA, 16-bit and INDEXED
+    images, and images converted to 32-bit float linear and 16-bit half perceptual;
   * alpha comes back unchanged;
   * a feathered selection: outside unchanged, deep inside equal to the CLI, the feather
     band a blend of the two;
@@ -143,20 +144,33 @@ class Gimp:
             return str(host_path)
         return "/" + str(host_path.resolve().relative_to(self.chroot.resolve()))
 
-    def case_script(self, src: Path, dst: Path, model: str, saturation: float, selection) -> str:
-        """A Script-Fu expression: open, (select), colorize, save, close. A failing call
-        aborts the expression, so no output file is written."""
+    # GIMP's precision names differ between the versions ("gamma" became "non-linear").
+    # After colorizing, the image goes back to 16-bit perceptual so that the PNG holds
+    # sRGB-encoded values like the CLI's (GIMP exports a linear image's values linear).
+    PRECISIONS = {2: {"float-linear": "PRECISION-FLOAT-LINEAR", "half-perceptual": "PRECISION-HALF-GAMMA",
+                      "export": "PRECISION-U16-GAMMA"},
+                  3: {"float-linear": "PRECISION-FLOAT-LINEAR", "half-perceptual": "PRECISION-HALF-NON-LINEAR",
+                      "export": "PRECISION-U16-NON-LINEAR"}}
+
+    def case_script(self, src: Path, dst: Path, model: str, saturation: float, selection,
+                    precision=None) -> str:
+        """A Script-Fu expression: open, (convert precision), (select), colorize, save,
+        close. A failing call aborts the expression, so no output file is written."""
         s, d = scheme_string(self.path(src)), scheme_string(self.path(dst))
-        select = ""
+        select, back = "", ""
+        if precision is not None:
+            select += f"(gimp-image-convert-precision image {self.PRECISIONS[self.version][precision]})"
+            back = f"(gimp-image-convert-precision image {self.PRECISIONS[self.version]['export']})"
         if selection is not None:
             x, y, w, h, feather = selection
-            select = (f"(gimp-image-select-rectangle image CHANNEL-OP-REPLACE {x} {y} {w} {h})"
+            select += (f"(gimp-image-select-rectangle image CHANNEL-OP-REPLACE {x} {y} {w} {h})"
                       f"(gimp-selection-feather image {feather})")
         if self.version == 2:
             return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s} {s})))"
                     f"       (layer (car (gimp-image-get-active-layer image))))"
                     f"  {select}"
                     f"  (plug-in-colorize RUN-NONINTERACTIVE image layer {scheme_string(model)} {saturation!r})"
+                    f"  {back}"
                     f"  (gimp-file-save RUN-NONINTERACTIVE image layer {d} {d})"
                     f"  (gimp-image-delete image))")
         return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s})))"
@@ -164,6 +178,7 @@ class Gimp:
                 f"  {select}"
                 f"  (plug-in-colorize #:run-mode RUN-NONINTERACTIVE #:image image #:drawables (vector layer)"
                 f"                    #:model {scheme_string(model)} #:saturation {saturation!r})"
+                f"  {back}"
                 f"  (gimp-file-save RUN-NONINTERACTIVE image {d} -1)"
                 f"  (gimp-image-delete image))")
 
@@ -393,12 +408,14 @@ def main() -> int:
         run_cli(inputs["rgb8"], ref["default"], None)
 
     selection_rect, feather = (30, 20, 50, 35), 10
-    cases = [  # (output name, input, model, saturation, selection)
+    cases = [  # (output name, input, model, saturation, selection[, precision])
         ("gray8", inputs["gray8"], chroma_model, 1.0, None),
         ("rgb8", inputs["rgb8"], chroma_model, 1.0, None),
         ("rgba8", inputs["rgba8"], chroma_model, 1.0, None),
         ("gray16", inputs["gray16"], chroma_model, 1.0, None),
         ("indexed", inputs["indexed"], chroma_model, 1.0, None),
+        ("float-linear", inputs["gray16"], chroma_model, 1.0, None, "float-linear"),
+        ("half-perceptual", inputs["gray16"], chroma_model, 1.0, None, "half-perceptual"),
         ("selection", inputs["rgb8"], chroma_model, 1.0, (*selection_rect, feather)),
         ("zero8", inputs["rgb8"], zero_model, 1.0, None),
         ("zero16", inputs["gray16"], zero_model, 1.0, None),
@@ -409,9 +426,9 @@ def main() -> int:
     ]
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
     scripts = []
-    for name, src, model, saturation, selection in cases:
+    for name, src, model, saturation, selection, *precision in cases:
         model_arg = gimp.path(model) if isinstance(model, Path) else model
-        scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection))
+        scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection, *precision))
 
     # GIMP 3 stops at the first failing batch command (2.10 goes on), so the cases that
     # must fail each get a GIMP session of their own; the others share one.
@@ -434,6 +451,12 @@ def main() -> int:
     check_alpha(report, outputs["rgba8"], inputs["rgba8"])
     compare_to_reference(report, "GRAY 16-bit vs CLI", outputs["gray16"], ref["gray16"], 16, expect_depth=16)
     compare_to_reference(report, "INDEXED vs CLI", outputs["indexed"], ref["indexed"], 1)
+    # Higher precisions, exported by GIMP as 16-bit PNG. Float: the only loss is the final
+    # 16-bit rounding. Half float has an 11-bit significand: 2^-11 of 65535 is 32 levels.
+    compare_to_reference(report, "32-bit float linear vs CLI 16-bit", outputs["float-linear"], ref["gray16"], 4,
+                         expect_depth=16)
+    compare_to_reference(report, "16-bit half perceptual vs CLI 16-bit", outputs["half-perceptual"], ref["gray16"],
+                         64, expect_depth=16)
     check_selection(report, outputs["selection"], inputs["rgb8"], ref["rgb8"], selection_rect, feather)
     check_unchanged(report, "grey stays grey, 8-bit (zero-chroma model)", outputs["zero8"], inputs["rgb8"], 0, 8)
     check_unchanged(report, "grey stays grey, 16-bit (zero-chroma model)", outputs["zero16"], inputs["gray16"], 2, 16)
