@@ -62,7 +62,10 @@ pub fn save(dir: &Path, net: &Network, adam: &Adam, state: &State) -> Result<()>
     let meta = Tensor::from_slice(&json);
     let mut tensors: Vec<(String, Tensor)> = vec![("meta".into(), meta)];
     for (name, t) in net.all_named() {
-        tensors.push((format!("param.{name}"), t.detach().to_device(tch::Device::Cpu)));
+        tensors.push((
+            format!("param.{name}"),
+            t.detach().to_device(tch::Device::Cpu),
+        ));
     }
     for (name, m, v) in &adam.moments {
         tensors.push((format!("adam_m.{name}"), m.to_device(tch::Device::Cpu)));
@@ -74,7 +77,8 @@ pub fn save(dir: &Path, net: &Network, adam: &Adam, state: &State) -> Result<()>
         .with_context(|| format!("cannot write checkpoint in {}", dir.display()))
         .and_then(|_| {
             std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &final_path).with_context(|| format!("cannot replace {}", final_path.display()))
+            std::fs::rename(&tmp, &final_path)
+                .with_context(|| format!("cannot replace {}", final_path.display()))
         });
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -93,8 +97,13 @@ pub fn load(dir: &Path) -> Result<Option<Loaded>> {
     if !path.exists() {
         return Ok(None);
     }
-    let tensors = Tensor::read_safetensors(&path).with_context(|| format!("checkpoint {} is unreadable", path.display()))?;
-    let meta = tensors.iter().find(|(n, _)| n == "meta").map(|(_, t)| t).context("checkpoint has no record")?;
+    let tensors = Tensor::read_safetensors(&path)
+        .with_context(|| format!("checkpoint {} is unreadable", path.display()))?;
+    let meta = tensors
+        .iter()
+        .find(|(n, _)| n == "meta")
+        .map(|(_, t)| t)
+        .context("checkpoint has no record")?;
     let bytes = Vec::<u8>::try_from(&meta.to_kind(Kind::Uint8))?;
     let state: State = serde_json::from_slice(&bytes).context("checkpoint record is corrupt")?;
     Ok(Some(Loaded { state, tensors }))
@@ -111,7 +120,10 @@ impl Loaded {
         let ms = self.prefixed("adam_m.");
         let vs = self.prefixed("adam_v.");
         for (name, m, v) in adam.moments.iter_mut() {
-            let (Some(sm), Some(sv)) = (ms.iter().find(|(n, _)| n == name), vs.iter().find(|(n, _)| n == name)) else {
+            let (Some(sm), Some(sv)) = (
+                ms.iter().find(|(n, _)| n == name),
+                vs.iter().find(|(n, _)| n == name),
+            ) else {
                 bail!("checkpoint lacks optimiser state for '{name}'");
             };
             tch::no_grad(|| {
@@ -125,7 +137,10 @@ impl Loaded {
     fn prefixed(&self, prefix: &str) -> Vec<(String, Tensor)> {
         self.tensors
             .iter()
-            .filter_map(|(n, t)| n.strip_prefix(prefix).map(|s| (s.to_string(), t.shallow_clone())))
+            .filter_map(|(n, t)| {
+                n.strip_prefix(prefix)
+                    .map(|s| (s.to_string(), t.shallow_clone()))
+            })
             .collect()
     }
 }

@@ -16,7 +16,9 @@ use tch::Tensor;
 
 use super::net::AB_SCALE;
 
-const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "ppm", "pnm"];
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "ppm", "pnm",
+];
 
 /// Every image file under `root` (recursively, sorted), restricted to the subfolder
 /// `category` when given.
@@ -33,7 +35,11 @@ pub fn list_images(root: &Path, category: Option<&str>) -> Result<Vec<PathBuf>> 
                     .filter(|e| e.path().is_dir())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect();
-                bail!("category '{c}' not found under {} (categories: {})", root.display(), known.join(", "));
+                bail!(
+                    "category '{c}' not found under {} (categories: {})",
+                    root.display(),
+                    known.join(", ")
+                );
             }
             dir
         }
@@ -42,7 +48,9 @@ pub fn list_images(root: &Path, category: Option<&str>) -> Result<Vec<PathBuf>> 
     let mut out = Vec::new();
     let mut stack = vec![base];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read folder {}", dir.display()))? {
+        for entry in std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot read folder {}", dir.display()))?
+        {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
@@ -53,7 +61,10 @@ pub fn list_images(root: &Path, category: Option<&str>) -> Result<Vec<PathBuf>> 
     }
     out.sort();
     if out.is_empty() {
-        bail!("no images (jpg, png, tif, bmp, webp, pnm) found in {}", root.display());
+        bail!(
+            "no images (jpg, png, tif, bmp, webp, pnm) found in {}",
+            root.display()
+        );
     }
     Ok(out)
 }
@@ -100,7 +111,12 @@ pub struct LoadReport {
 
 /// Decodes every file (in parallel). A file that does not decode is an error naming it:
 /// silently training on less data than asked for would be worse.
-pub fn load(paths: &[PathBuf], min_side: u32, min_colourfulness: f64, limit: Option<usize>) -> Result<(Dataset, LoadReport)> {
+pub fn load(
+    paths: &[PathBuf],
+    min_side: u32,
+    min_colourfulness: f64,
+    limit: Option<usize>,
+) -> Result<(Dataset, LoadReport)> {
     let paths = match limit {
         Some(n) => &paths[..n.min(paths.len())],
         None => paths,
@@ -112,12 +128,20 @@ pub fn load(paths: &[PathBuf], min_side: u32, min_colourfulness: f64, limit: Opt
                 .with_context(|| format!("cannot open {}", p.display()))?
                 .with_guessed_format()?
                 .decode()
-                .with_context(|| format!("cannot decode {} (not an image or corrupt)", p.display()))?;
+                .with_context(|| {
+                    format!("cannot decode {} (not an image or corrupt)", p.display())
+                })?;
             Ok(img.to_rgb8())
         })
         .collect();
-    let mut report = LoadReport { listed: paths.len(), ..Default::default() };
-    let mut dataset = Dataset { images: Vec::new(), paths: Vec::new() };
+    let mut report = LoadReport {
+        listed: paths.len(),
+        ..Default::default()
+    };
+    let mut dataset = Dataset {
+        images: Vec::new(),
+        paths: Vec::new(),
+    };
     for (path, img) in paths.iter().zip(decoded) {
         let img = img?;
         if img.width() < min_side || img.height() < min_side {
@@ -145,7 +169,15 @@ pub struct Batch {
 }
 
 /// Converts a crop of an sRGB image to planar L* and a*b*/AB_SCALE.
-fn crop_to_lab(img: &RgbImage, x0: u32, y0: u32, size: u32, flip: bool, l: &mut Vec<f32>, ab: &mut Vec<f32>) {
+fn crop_to_lab(
+    img: &RgbImage,
+    x0: u32,
+    y0: u32,
+    size: u32,
+    flip: bool,
+    l: &mut Vec<f32>,
+    ab: &mut Vec<f32>,
+) {
     let n = (size * size) as usize;
     let (mut a_plane, mut b_plane) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for y in 0..size {
@@ -163,7 +195,12 @@ fn crop_to_lab(img: &RgbImage, x0: u32, y0: u32, size: u32, flip: bool, l: &mut 
 }
 
 /// Builds a batch from image indices. `random` crops and flips; otherwise centre crops.
-pub fn make_batch(dataset: &Dataset, indices: &[usize], size: u32, rng: Option<&mut rand::rngs::StdRng>) -> Batch {
+pub fn make_batch(
+    dataset: &Dataset,
+    indices: &[usize],
+    size: u32,
+    rng: Option<&mut rand::rngs::StdRng>,
+) -> Batch {
     let n = indices.len() as i64;
     let (mut l, mut ab) = (Vec::new(), Vec::new());
     let mut rng = rng;
@@ -171,13 +208,20 @@ pub fn make_batch(dataset: &Dataset, indices: &[usize], size: u32, rng: Option<&
         let img = &dataset.images[i];
         let (max_x, max_y) = (img.width() - size, img.height() - size);
         let (x0, y0, flip) = match rng.as_deref_mut() {
-            Some(r) => (r.random_range(0..=max_x), r.random_range(0..=max_y), r.random_bool(0.5)),
+            Some(r) => (
+                r.random_range(0..=max_x),
+                r.random_range(0..=max_y),
+                r.random_bool(0.5),
+            ),
             None => (max_x / 2, max_y / 2, false),
         };
         crop_to_lab(img, x0, y0, size, flip, &mut l, &mut ab);
     }
     let s = size as i64;
-    Batch { l: Tensor::from_slice(&l).view([n, 1, s, s]), ab: Tensor::from_slice(&ab).view([n, 2, s, s]) }
+    Batch {
+        l: Tensor::from_slice(&l).view([n, 1, s, s]),
+        ab: Tensor::from_slice(&ab).view([n, 2, s, s]),
+    }
 }
 
 /// The batches of one epoch, in a seeded order, assembled by a background thread.
@@ -189,11 +233,25 @@ pub struct EpochLoader {
 }
 
 impl EpochLoader {
-    pub fn start(dataset: std::sync::Arc<Dataset>, batch_size: usize, crop: u32, seed: u64, epoch: usize, skip: usize, max_batches: Option<usize>) -> Self {
+    pub fn start(
+        dataset: std::sync::Arc<Dataset>,
+        batch_size: usize,
+        crop: u32,
+        seed: u64,
+        epoch: usize,
+        skip: usize,
+        max_batches: Option<usize>,
+    ) -> Self {
         let mut order: Vec<usize> = (0..dataset.images.len()).collect();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(
+            seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
         order.shuffle(&mut rng);
-        let mut chunks: Vec<Vec<usize>> = order.chunks(batch_size).filter(|c| c.len() == batch_size).map(|c| c.to_vec()).collect();
+        let mut chunks: Vec<Vec<usize>> = order
+            .chunks(batch_size)
+            .filter(|c| c.len() == batch_size)
+            .map(|c| c.to_vec())
+            .collect();
         if let Some(m) = max_batches {
             chunks.truncate(m);
         }
@@ -202,7 +260,9 @@ impl EpochLoader {
         let worker = std::thread::spawn(move || {
             for (i, chunk) in chunks.iter().enumerate() {
                 // Augmentation randomness per batch from (seed, epoch, batch): resumable.
-                let mut batch_rng = rand::rngs::StdRng::seed_from_u64(seed.wrapping_add((epoch * 1_000_003 + i) as u64));
+                let mut batch_rng = rand::rngs::StdRng::seed_from_u64(
+                    seed.wrapping_add((epoch * 1_000_003 + i) as u64),
+                );
                 if i < skip {
                     continue;
                 }
@@ -212,6 +272,10 @@ impl EpochLoader {
                 }
             }
         });
-        EpochLoader { receiver, batches, _worker: worker }
+        EpochLoader {
+            receiver,
+            batches,
+            _worker: worker,
+        }
     }
 }

@@ -10,7 +10,14 @@ use super::net::{Network, Op, AB_SCALE};
 use crate::onnx::{Attr, Dim, GraphBuilder};
 
 fn floats(t: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(&t.detach().to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous().flatten(0, -1)).expect("float tensor")
+    Vec::<f32>::try_from(
+        &t.detach()
+            .to_device(tch::Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous()
+            .flatten(0, -1),
+    )
+    .expect("float tensor")
 }
 
 fn emit(g: &mut GraphBuilder, ops: &[Op], input: &str) -> String {
@@ -18,16 +25,47 @@ fn emit(g: &mut GraphBuilder, ops: &[Op], input: &str) -> String {
     for op in ops {
         x = match op {
             Op::Affine { scale, shift } => g.affine(&x, *scale as f32, *shift as f32),
-            Op::Conv { weight, bias, stride, pad, .. } => {
+            Op::Conv {
+                weight,
+                bias,
+                stride,
+                pad,
+                ..
+            } => {
                 let s = weight.size();
-                g.conv(&x, &floats(weight), &floats(bias), s[0] as usize, s[1] as usize, s[2] as usize, *stride as usize, *pad as usize)
+                g.conv(
+                    &x,
+                    &floats(weight),
+                    &floats(bias),
+                    s[0] as usize,
+                    s[1] as usize,
+                    s[2] as usize,
+                    *stride as usize,
+                    *pad as usize,
+                )
             }
             Op::ConvTranspose { weight, bias, .. } => {
                 let s = weight.size();
-                g.conv_transpose(&x, &floats(weight), &floats(bias), s[0] as usize, s[1] as usize, 4, 2, 1)
+                g.conv_transpose(
+                    &x,
+                    &floats(weight),
+                    &floats(bias),
+                    s[0] as usize,
+                    s[1] as usize,
+                    4,
+                    2,
+                    1,
+                )
             }
             Op::Relu => g.relu(&x),
-            Op::MaxPool2 => g.node("MaxPool", &[&x], &[("kernel_shape", Attr::Ints(vec![2, 2])), ("strides", Attr::Ints(vec![2, 2]))]),
+            Op::MaxPool2 => g.node(
+                "MaxPool",
+                &[&x],
+                &[
+                    ("kernel_shape", Attr::Ints(vec![2, 2])),
+                    ("strides", Attr::Ints(vec![2, 2])),
+                ],
+            ),
             Op::ChannelAffine { scale, shift, .. } => {
                 let c = scale.size()[1];
                 let s = g.initializer("bn_scale", &[1, c, 1, 1], &floats(scale));
@@ -37,8 +75,21 @@ fn emit(g: &mut GraphBuilder, ops: &[Op], input: &str) -> String {
             }
             Op::GlobalContext { weight, bias, .. } => {
                 let s = weight.size();
-                let pooled = g.node("ReduceMean", &[&x], &[("axes", Attr::Ints(vec![2, 3])), ("keepdims", Attr::Int(1))]);
-                let context = g.conv(&pooled, &floats(weight), &floats(bias), s[0] as usize, s[1] as usize, 1, 1, 0);
+                let pooled = g.node(
+                    "ReduceMean",
+                    &[&x],
+                    &[("axes", Attr::Ints(vec![2, 3])), ("keepdims", Attr::Int(1))],
+                );
+                let context = g.conv(
+                    &pooled,
+                    &floats(weight),
+                    &floats(bias),
+                    s[0] as usize,
+                    s[1] as usize,
+                    1,
+                    1,
+                    0,
+                );
                 let context = g.relu(&context);
                 g.node("Add", &[&x, &context], &[])
             }
@@ -50,12 +101,28 @@ fn emit(g: &mut GraphBuilder, ops: &[Op], input: &str) -> String {
 /// The exported model's bytes. `metadata` adds or overrides `colorize.*` entries.
 pub fn to_onnx(net: &Network, metadata: &BTreeMap<String, String>) -> Vec<u8> {
     let mut g = GraphBuilder::new("colorize");
-    g.input("L", &[Dim::Symbolic("N"), Dim::Fixed(1), Dim::Symbolic("H"), Dim::Symbolic("W")]);
+    g.input(
+        "L",
+        &[
+            Dim::Symbolic("N"),
+            Dim::Fixed(1),
+            Dim::Symbolic("H"),
+            Dim::Symbolic("W"),
+        ],
+    );
     let features = emit(&mut g, &net.encoder, "L");
     let scaled_ab = emit(&mut g, &net.decoder, &features);
     let ab = g.affine(&scaled_ab, AB_SCALE as f32, 0.0);
     g.node_named("Identity", &[&ab], &["ab"], &[]);
-    g.output("ab", &[Dim::Symbolic("N"), Dim::Fixed(2), Dim::Symbolic("Hout"), Dim::Symbolic("Wout")]);
+    g.output(
+        "ab",
+        &[
+            Dim::Symbolic("N"),
+            Dim::Fixed(2),
+            Dim::Symbolic("Hout"),
+            Dim::Symbolic("Wout"),
+        ],
+    );
     g.metadata("colorize.format", 1);
     g.metadata("colorize.stride", net.decoder_config.output_stride);
     g.metadata("colorize.pad_multiple", net.pad_multiple());

@@ -44,7 +44,12 @@ impl Loss {
         for part in spec.split('+') {
             let part = part.trim();
             let (weight, name) = match part.split_once('*') {
-                Some((w, n)) => (w.trim().parse::<f64>().with_context(|| format!("bad loss weight in '{part}'"))?, n.trim()),
+                Some((w, n)) => (
+                    w.trim()
+                        .parse::<f64>()
+                        .with_context(|| format!("bad loss weight in '{part}'"))?,
+                    n.trim(),
+                ),
                 None => (1.0, part),
             };
             terms.push((weight, Term::parse(name)?));
@@ -59,7 +64,13 @@ impl Loss {
     pub fn describe(&self) -> String {
         self.terms
             .iter()
-            .map(|(w, t)| if *w == 1.0 { t.name().to_string() } else { format!("{w}*{}", t.name()) })
+            .map(|(w, t)| {
+                if *w == 1.0 {
+                    t.name().to_string()
+                } else {
+                    format!("{w}*{}", t.name())
+                }
+            })
             .collect::<Vec<_>>()
             .join("+")
     }
@@ -89,7 +100,9 @@ pub fn pairwise_mse(prediction: &Tensor, target: &Tensor) -> Tensor {
     let d = (prediction - target).view([batch, -1]);
     let n = d.size()[1] as f64;
     let sum = d.sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
-    let sum_sq = d.square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+    let sum_sq = d
+        .square()
+        .sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
     let per_image = (sum_sq * n - sum.square()) * (2.0 / (n * (n - 1.0)));
     per_image.mean(Kind::Float)
 }
@@ -130,7 +143,10 @@ mod tests {
         }
         let naive = total / 3.0;
         let fast = pairwise_mse(&p, &y).double_value(&[]);
-        assert!((naive - fast).abs() < 1e-4 * naive.max(1.0), "naive {naive} fast {fast}");
+        assert!(
+            (naive - fast).abs() < 1e-4 * naive.max(1.0),
+            "naive {naive} fast {fast}"
+        );
     }
 
     #[test]
@@ -147,22 +163,40 @@ mod tests {
         let (p, y) = sample(3);
         let (pv, yv) = (values(&p), values(&y));
         let n = pv.len() as f64;
-        let l2: f64 = pv.iter().zip(&yv).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n;
+        let l2: f64 = pv
+            .iter()
+            .zip(&yv)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            / n;
         let delta = 0.3;
         let huber: f64 = pv
             .iter()
             .zip(&yv)
             .map(|(a, b)| {
                 let e = (a - b).abs();
-                if e <= delta { 0.5 * e * e } else { delta * (e - 0.5 * delta) }
+                if e <= delta {
+                    0.5 * e * e
+                } else {
+                    delta * (e - 0.5 * delta)
+                }
             })
             .sum::<f64>()
             / n;
-        let got_l2 = Loss::parse("l2", delta).unwrap().compute(&p, &y).double_value(&[]);
-        let got_huber = Loss::parse("huber", delta).unwrap().compute(&p, &y).double_value(&[]);
+        let got_l2 = Loss::parse("l2", delta)
+            .unwrap()
+            .compute(&p, &y)
+            .double_value(&[]);
+        let got_huber = Loss::parse("huber", delta)
+            .unwrap()
+            .compute(&p, &y)
+            .double_value(&[]);
         assert!((got_l2 - l2).abs() < 1e-5, "{got_l2} vs {l2}");
         assert!((got_huber - huber).abs() < 1e-5, "{got_huber} vs {huber}");
-        let sum = Loss::parse("huber+0.5*l2", delta).unwrap().compute(&p, &y).double_value(&[]);
+        let sum = Loss::parse("huber+0.5*l2", delta)
+            .unwrap()
+            .compute(&p, &y)
+            .double_value(&[]);
         assert!((sum - (huber + 0.5 * l2)).abs() < 1e-5);
     }
 
@@ -171,6 +205,9 @@ mod tests {
         assert!(Loss::parse("l3", 0.1).is_err());
         assert!(Loss::parse("x*l2", 0.1).is_err());
         assert!(Loss::parse("l2", 0.0).is_err());
-        assert_eq!(Loss::parse("pmse+0.5*l2", 0.1).unwrap().describe(), "pairwise-mse+0.5*l2");
+        assert_eq!(
+            Loss::parse("pmse+0.5*l2", 0.1).unwrap().describe(),
+            "pairwise-mse+0.5*l2"
+        );
     }
 }

@@ -16,7 +16,10 @@ pub fn device(choice: &str) -> anyhow::Result<tch::Device> {
     match choice {
         "cpu" => Ok(tch::Device::Cpu),
         "cuda" => {
-            anyhow::ensure!(tch::Cuda::is_available(), "--device cuda: no CUDA device is available to libtorch");
+            anyhow::ensure!(
+                tch::Cuda::is_available(),
+                "--device cuda: no CUDA device is available to libtorch"
+            );
             Ok(tch::Device::Cuda(0))
         }
         "auto" => Ok(tch::Device::cuda_if_available()),

@@ -60,17 +60,38 @@ impl EncoderKind {
 /// One step of the network. Tensors are NCHW / OIHW (conv) / IOHW (transposed conv).
 pub enum Op {
     /// `x * scale + shift`: input normalisation, so models speak physical L* units.
-    Affine { scale: f64, shift: f64 },
-    Conv { name: String, weight: Tensor, bias: Tensor, stride: i64, pad: i64 },
+    Affine {
+        scale: f64,
+        shift: f64,
+    },
+    Conv {
+        name: String,
+        weight: Tensor,
+        bias: Tensor,
+        stride: i64,
+        pad: i64,
+    },
     /// 4x4, stride 2, padding 1: doubles height and width.
-    ConvTranspose { name: String, weight: Tensor, bias: Tensor },
+    ConvTranspose {
+        name: String,
+        weight: Tensor,
+        bias: Tensor,
+    },
     Relu,
     MaxPool2,
     /// Per-channel `x * scale + shift` (a frozen BatchNorm without affine, folded).
-    ChannelAffine { name: String, scale: Tensor, shift: Tensor },
+    ChannelAffine {
+        name: String,
+        scale: Tensor,
+        shift: Tensor,
+    },
     /// `x + relu(W · mean_hw(x) + b)`: a cheap global-context branch so every position
     /// sees the whole scene (forest vs. desert), which local VGG features cannot tell.
-    GlobalContext { name: String, weight: Tensor, bias: Tensor },
+    GlobalContext {
+        name: String,
+        weight: Tensor,
+        bias: Tensor,
+    },
 }
 
 /// Shape of the decoder.
@@ -113,8 +134,23 @@ impl Network {
             EncoderKind::Eccv16 => eccv16_encoder(&load_weights(pretrained)?, device)?,
             EncoderKind::Scratch => scratch_encoder(device),
         };
+        let mut encoder = encoder;
+        // Encoder features (VGG's are in the hundreds) are standardised per channel before
+        // the decoder; `standardise_features` fills this from data at the start of a run.
+        encoder.push(Op::ChannelAffine {
+            name: "enc.feature_norm".into(),
+            scale: Tensor::ones([1, 256, 1, 1], (Kind::Float, device)),
+            shift: Tensor::zeros([1, 256, 1, 1], (Kind::Float, device)),
+        });
         let decoder = decoder(encoder_kind.stride(), 256, &decoder_config, device)?;
-        let net = Network { encoder_kind, encoder, decoder, decoder_config, encoder_trainable, encoder_bf16: false };
+        let net = Network {
+            encoder_kind,
+            encoder,
+            decoder,
+            decoder_config,
+            encoder_trainable,
+            encoder_bf16: false,
+        };
         for (_, t) in net.trainable_mut() {
             let _ = t.set_requires_grad(true);
         }
@@ -142,7 +178,11 @@ impl Network {
     pub fn trainable_mut(&self) -> Vec<(String, &Tensor)> {
         let mut out = named_tensors(&self.decoder);
         if self.encoder_trainable {
-            out.extend(named_tensors(&self.encoder).into_iter().filter(|(n, _)| !n.ends_with(".scale") && !n.ends_with(".shift")));
+            out.extend(
+                named_tensors(&self.encoder)
+                    .into_iter()
+                    .filter(|(n, _)| !n.ends_with(".scale") && !n.ends_with(".shift")),
+            );
         }
         out
     }
@@ -150,11 +190,41 @@ impl Network {
     /// Overwrites every tensor from a checkpoint; a missing or mis-shaped one is an error.
     pub fn load_named(&self, tensors: &[(String, Tensor)]) -> Result<()> {
         for (name, dst) in self.all_named() {
-            let src = tensors.iter().find(|(n, _)| *n == name).map(|(_, t)| t).with_context(|| format!("checkpoint lacks tensor '{name}'"))?;
-            ensure!(src.size() == dst.size(), "checkpoint tensor '{name}' has shape {:?}, the network wants {:?}", src.size(), dst.size());
+            let src = tensors
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t)
+                .with_context(|| format!("checkpoint lacks tensor '{name}'"))?;
+            ensure!(
+                src.size() == dst.size(),
+                "checkpoint tensor '{name}' has shape {:?}, the network wants {:?}",
+                src.size(),
+                dst.size()
+            );
             tch::no_grad(|| dst.shallow_clone().copy_(&src.to_device(dst.device())));
         }
         Ok(())
+    }
+
+    /// Sets the final per-channel standardisation of the encoder from a batch of L* so the
+    /// decoder starts on unit-scale features.
+    pub fn standardise_features(&self, l: &Tensor) {
+        let Some(Op::ChannelAffine { scale, shift, .. }) = self.encoder.last() else {
+            return;
+        };
+        let (mut scale, mut shift) = (scale.shallow_clone(), shift.shallow_clone());
+        tch::no_grad(|| {
+            let _ = scale.fill_(1.0);
+            let _ = shift.fill_(0.0);
+        });
+        let features = tch::no_grad(|| run_ops(&self.encoder, l));
+        let dims = [0i64, 2, 3];
+        let mean = features.mean_dim(dims.as_slice(), true, Kind::Float);
+        let std = features.std_dim(dims.as_slice(), true, true) + 1e-3;
+        tch::no_grad(|| {
+            let _ = scale.copy_(&std.reciprocal());
+            let _ = shift.copy_(&(-mean / std));
+        });
     }
 
     /// Every named tensor (for checkpoints): encoder and decoder.
@@ -169,7 +239,9 @@ fn named_tensors(ops: &[Op]) -> Vec<(String, &Tensor)> {
     let mut out = Vec::new();
     for op in ops {
         match op {
-            Op::Conv { name, weight, bias, .. }
+            Op::Conv {
+                name, weight, bias, ..
+            }
             | Op::ConvTranspose { name, weight, bias }
             | Op::GlobalContext { name, weight, bias } => {
                 out.push((format!("{name}.weight"), weight));
@@ -191,14 +263,31 @@ pub fn run_ops(ops: &[Op], x: &Tensor) -> Tensor {
     for op in ops {
         x = match op {
             Op::Affine { scale, shift } => &x * *scale + *shift,
-            Op::Conv { weight, bias, stride, pad, .. } => x.conv2d(weight, Some(bias), [*stride, *stride], [*pad, *pad], [1, 1], 1),
-            Op::ConvTranspose { weight, bias, .. } => x.conv_transpose2d(weight, Some(bias), [2, 2], [1, 1], [0, 0], 1, [1, 1]),
+            Op::Conv {
+                weight,
+                bias,
+                stride,
+                pad,
+                ..
+            } => x.conv2d(
+                weight,
+                Some(bias),
+                [*stride, *stride],
+                [*pad, *pad],
+                [1, 1],
+                1,
+            ),
+            Op::ConvTranspose { weight, bias, .. } => {
+                x.conv_transpose2d(weight, Some(bias), [2, 2], [1, 1], [0, 0], 1, [1, 1])
+            }
             Op::Relu => x.relu(),
             Op::MaxPool2 => x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false),
             Op::ChannelAffine { scale, shift, .. } => &x * scale + shift,
             Op::GlobalContext { weight, bias, .. } => {
                 let pooled = x.mean_dim([2i64, 3].as_slice(), true, Kind::Float);
-                let context = pooled.conv2d(weight, Some(bias), [1, 1], [0, 0], [1, 1], 1).relu();
+                let context = pooled
+                    .conv2d(weight, Some(bias), [1, 1], [0, 0], [1, 1], 1)
+                    .relu();
                 &x + context
             }
         };
@@ -207,9 +296,20 @@ pub fn run_ops(ops: &[Op], x: &Tensor) -> Tensor {
 }
 
 fn load_weights(path: Option<&Path>) -> Result<Vec<(String, Tensor)>> {
-    let Some(path) = path else { return Ok(Vec::new()) };
-    ensure!(path.is_file(), "pretrained weights not found: {}", path.display());
-    Tensor::read_safetensors(path).with_context(|| format!("cannot read pretrained weights {} (not a safetensors file?)", path.display()))
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    ensure!(
+        path.is_file(),
+        "pretrained weights not found: {}",
+        path.display()
+    );
+    Tensor::read_safetensors(path).with_context(|| {
+        format!(
+            "cannot read pretrained weights {} (not a safetensors file?)",
+            path.display()
+        )
+    })
 }
 
 fn take(weights: &[(String, Tensor)], name: &str, shape: &[i64], device: Device) -> Result<Tensor> {
@@ -221,15 +321,34 @@ fn take(weights: &[(String, Tensor)], name: &str, shape: &[i64], device: Device)
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, t)| t)
-        .with_context(|| format!("pretrained file lacks tensor '{name}' (wrong file for this encoder?)"))?;
-    ensure!(tensor.size() == shape, "pretrained tensor '{name}' has shape {:?}, expected {:?}", tensor.size(), shape);
+        .with_context(|| {
+            format!("pretrained file lacks tensor '{name}' (wrong file for this encoder?)")
+        })?;
+    ensure!(
+        tensor.size() == shape,
+        "pretrained tensor '{name}' has shape {:?}, expected {:?}",
+        tensor.size(),
+        shape
+    );
     Ok(tensor.to_kind(Kind::Float).to_device(device).detach())
 }
 
-fn conv_from(weights: &[(String, Tensor)], name: &str, out_c: i64, in_c: i64, stride: i64, device: Device) -> Result<Op> {
+fn conv_from(
+    weights: &[(String, Tensor)],
+    name: &str,
+    out_c: i64,
+    in_c: i64,
+    stride: i64,
+    device: Device,
+) -> Result<Op> {
     Ok(Op::Conv {
         name: format!("enc.{name}"),
-        weight: take(weights, &format!("{name}.weight"), &[out_c, in_c, 3, 3], device)?,
+        weight: take(
+            weights,
+            &format!("{name}.weight"),
+            &[out_c, in_c, 3, 3],
+            device,
+        )?,
         bias: take(weights, &format!("{name}.bias"), &[out_c], device)?,
         stride,
         pad: 1,
@@ -242,12 +361,24 @@ fn conv_from(weights: &[(String, Tensor)], name: &str, out_c: i64, in_c: i64, st
 fn vgg19_encoder(w: &[(String, Tensor)], device: Device) -> Result<Vec<Op>> {
     let w11 = take(w, "conv1_1.weight", &[64, 3, 3, 3], device)?;
     let b11 = take(w, "conv1_1.bias", &[64], device)?;
-    let mean = Tensor::from_slice(&[123.68f32, 116.78, 103.94]).to_device(device).view([1, 3, 1, 1]);
-    let folded_bias = &b11 - (&w11 * &mean).sum_dim_intlist([1i64, 2, 3].as_slice(), false, Kind::Float);
+    let mean = Tensor::from_slice(&[123.68f32, 116.78, 103.94])
+        .to_device(device)
+        .view([1, 3, 1, 1]);
+    let folded_bias =
+        &b11 - (&w11 * &mean).sum_dim_intlist([1i64, 2, 3].as_slice(), false, Kind::Float);
     let folded_weight = w11.sum_dim_intlist([1i64].as_slice(), true, Kind::Float);
     Ok(vec![
-        Op::Affine { scale: 2.55, shift: 0.0 },
-        Op::Conv { name: "enc.conv1_1".into(), weight: folded_weight, bias: folded_bias, stride: 1, pad: 1 },
+        Op::Affine {
+            scale: 2.55,
+            shift: 0.0,
+        },
+        Op::Conv {
+            name: "enc.conv1_1".into(),
+            weight: folded_weight,
+            bias: folded_bias,
+            stride: 1,
+            pad: 1,
+        },
         Op::Relu,
         conv_from(w, "conv1_2", 64, 64, 1, device)?,
         Op::Relu,
@@ -269,10 +400,17 @@ fn eccv16_encoder(w: &[(String, Tensor)], device: Device) -> Result<Vec<Op>> {
         let var = take(w, &format!("{name}.running_var"), &[c], device)?;
         let scale = (var + 1e-5).rsqrt();
         let shift = -(&mean * &scale);
-        Ok(Op::ChannelAffine { name: format!("enc.{name}"), scale: scale.view([1, c, 1, 1]), shift: shift.view([1, c, 1, 1]) })
+        Ok(Op::ChannelAffine {
+            name: format!("enc.{name}"),
+            scale: scale.view([1, c, 1, 1]),
+            shift: shift.view([1, c, 1, 1]),
+        })
     };
     Ok(vec![
-        Op::Affine { scale: 1.0, shift: -50.0 },
+        Op::Affine {
+            scale: 1.0,
+            shift: -50.0,
+        },
         conv_from(w, "bw_conv1_1", 64, 1, 1, device)?,
         Op::Relu,
         conv_from(w, "conv1_2", 64, 64, 2, device)?,
@@ -306,7 +444,10 @@ fn he_conv(name: &str, out_c: i64, in_c: i64, k: i64, stride: i64, device: Devic
 
 fn scratch_encoder(device: Device) -> Vec<Op> {
     vec![
-        Op::Affine { scale: 0.02, shift: -1.0 },
+        Op::Affine {
+            scale: 0.02,
+            shift: -1.0,
+        },
         he_conv("enc.conv1_1", 64, 1, 3, 1, device),
         Op::Relu,
         he_conv("enc.conv1_2", 64, 64, 3, 1, device),
@@ -322,16 +463,29 @@ fn scratch_encoder(device: Device) -> Vec<Op> {
     ]
 }
 
-fn decoder(encoder_stride: i64, in_c: i64, config: &DecoderConfig, device: Device) -> Result<Vec<Op>> {
+fn decoder(
+    encoder_stride: i64,
+    in_c: i64,
+    config: &DecoderConfig,
+    device: Device,
+) -> Result<Vec<Op>> {
     let s = config.output_stride;
-    ensure!(s >= 1 && encoder_stride % s == 0 && (encoder_stride / s).is_power_of_two(), "output stride {s} must divide the encoder stride {encoder_stride} by a power of two");
+    ensure!(
+        s >= 1 && encoder_stride % s == 0 && ((encoder_stride / s) as u64).is_power_of_two(),
+        "output stride {s} must divide the encoder stride {encoder_stride} by a power of two"
+    );
     let upsamplings = (encoder_stride / s).trailing_zeros() as usize;
-    ensure!(config.widths.len() >= upsamplings, "the decoder needs at least {upsamplings} widths to reach output stride {s}, got {:?}", config.widths);
+    ensure!(
+        config.widths.len() >= upsamplings,
+        "the decoder needs at least {upsamplings} widths to reach output stride {s}, got {:?}",
+        config.widths
+    );
     let mut ops = Vec::new();
     if config.global_context {
         ops.push(Op::GlobalContext {
             name: "dec.context".into(),
-            weight: Tensor::randn([in_c, in_c, 1, 1], (Kind::Float, device)) * (1.0 / in_c as f64).sqrt(),
+            weight: Tensor::randn([in_c, in_c, 1, 1], (Kind::Float, device))
+                * (1.0 / in_c as f64).sqrt(),
             bias: Tensor::zeros([in_c], (Kind::Float, device)),
         });
     }

@@ -15,8 +15,18 @@ pub struct Adam {
 
 impl Adam {
     pub fn new(params: &[(String, &Tensor)], lr: f64) -> Self {
-        let moments = params.iter().map(|(name, p)| (name.clone(), p.zeros_like(), p.zeros_like())).collect();
-        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, moments }
+        let moments = params
+            .iter()
+            .map(|(name, p)| (name.clone(), p.zeros_like(), p.zeros_like()))
+            .collect();
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            step: 0,
+            moments,
+        }
     }
 
     /// One update of every parameter from its `.grad()`; clears the gradients.
@@ -30,8 +40,8 @@ impl Adam {
                 if !grad.defined() {
                     continue;
                 }
-                let _ = m.f_mul_(self.beta1).and_then(|m| m.f_add_(&(&grad * (1.0 - self.beta1))));
-                let _ = v.f_mul_(self.beta2).and_then(|v| v.f_add_(&(grad.square() * (1.0 - self.beta2))));
+                *m = &*m * self.beta1 + &grad * (1.0 - self.beta1);
+                *v = &*v * self.beta2 + grad.square() * (1.0 - self.beta2);
                 let update = (&*m / bias1) / ((&*v / bias2).sqrt() + self.eps) * self.lr;
                 let _ = p.shallow_clone().f_sub_(&update);
                 let _ = grad.zero_();

@@ -27,23 +27,36 @@ pub fn prepare(src: &Path, dst: &Path, size: u32, min_colourfulness: f64) -> Res
             if out.exists() {
                 return Ok((false, false));
             }
-            let img = image::open(path).with_context(|| format!("cannot decode {}", path.display()))?.to_rgb8();
+            let img = image::open(path)
+                .with_context(|| format!("cannot decode {}", path.display()))?
+                .to_rgb8();
             let (w, h) = img.dimensions();
             let scale = size as f64 / w.min(h) as f64;
-            let (nw, nh) = (((w as f64 * scale).round() as u32).max(size), ((h as f64 * scale).round() as u32).max(size));
+            let (nw, nh) = (
+                ((w as f64 * scale).round() as u32).max(size),
+                ((h as f64 * scale).round() as u32).max(size),
+            );
             let resized = image::imageops::resize(&img, nw, nh, FilterType::Lanczos3);
-            let cropped = image::imageops::crop_imm(&resized, (nw - size) / 2, (nh - size) / 2, size, size).to_image();
+            let cropped =
+                image::imageops::crop_imm(&resized, (nw - size) / 2, (nh - size) / 2, size, size)
+                    .to_image();
             let grey = colourfulness(&cropped) < min_colourfulness;
             if let Some(parent) = out.parent() {
                 std::fs::create_dir_all(parent)?;
             }
             let tmp = out.with_extension("png.tmp");
-            cropped.save_with_format(&tmp, image::ImageFormat::Png).with_context(|| format!("cannot write {}", tmp.display()))?;
+            cropped
+                .save_with_format(&tmp, image::ImageFormat::Png)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
             std::fs::rename(&tmp, &out)?;
             Ok((true, grey))
         })
         .collect();
-    let mut report = PrepareReport { written: 0, skipped: 0, near_grey: 0 };
+    let mut report = PrepareReport {
+        written: 0,
+        skipped: 0,
+        near_grey: 0,
+    };
     for r in results {
         let (written, grey) = r?;
         if written {

@@ -117,17 +117,33 @@ fn model_config(args: &TrainArgs, loss: &Loss) -> ModelConfig {
 }
 
 fn check_writable(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create checkpoint folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create checkpoint folder {}", dir.display()))?;
     let probe = dir.join(format!(".write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"probe").with_context(|| format!("checkpoint folder {} is not writable", dir.display()))?;
+    std::fs::write(&probe, b"probe")
+        .with_context(|| format!("checkpoint folder {} is not writable", dir.display()))?;
     std::fs::remove_file(&probe).ok();
     Ok(())
 }
 
 /// Builds the network for a stored configuration (skeleton: tensors come from a checkpoint).
-pub fn network_for(config: &ModelConfig, pretrained: Option<&Path>, device: tch::Device) -> Result<Network> {
-    let decoder = DecoderConfig { widths: config.widths.clone(), output_stride: config.output_stride, global_context: config.global_context };
-    Network::new(EncoderKind::from_name(&config.encoder)?, pretrained, decoder, config.fine_tune, device)
+pub fn network_for(
+    config: &ModelConfig,
+    pretrained: Option<&Path>,
+    device: tch::Device,
+) -> Result<Network> {
+    let decoder = DecoderConfig {
+        widths: config.widths.clone(),
+        output_stride: config.output_stride,
+        global_context: config.global_context,
+    };
+    Network::new(
+        EncoderKind::from_name(&config.encoder)?,
+        pretrained,
+        decoder,
+        config.fine_tune,
+        device,
+    )
 }
 
 /// Splits the listed files into training and validation sets.
@@ -136,18 +152,34 @@ fn split(args: &TrainArgs) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     if let Some(val) = &args.val {
         return Ok((all, data::list_images(val, args.category.as_deref())?));
     }
-    ensure!((0.0..1.0).contains(&args.val_split), "--val-split must be in [0, 1)");
+    ensure!(
+        (0.0..1.0).contains(&args.val_split),
+        "--val-split must be in [0, 1)"
+    );
     // Every k-th file goes to validation: deterministic and spread over categories.
     let k = (1.0 / args.val_split.max(1e-6)).round().max(2.0) as usize;
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for (i, p) in all.into_iter().enumerate() {
-        if i % k == k - 1 { val.push(p) } else { train.push(p) }
+        if i % k == k - 1 {
+            val.push(p)
+        } else {
+            train.push(p)
+        }
     }
-    ensure!(!val.is_empty(), "no validation images: give --val or a larger --val-split");
+    ensure!(
+        !val.is_empty(),
+        "no validation images: give --val or a larger --val-split"
+    );
     Ok((train, val))
 }
 
-fn validate(net: &Network, loss: &Loss, val: &Dataset, crop: u32, device: tch::Device) -> (f64, f64, Option<(Tensor, Tensor, Tensor)>) {
+fn validate(
+    net: &Network,
+    loss: &Loss,
+    val: &Dataset,
+    crop: u32,
+    device: tch::Device,
+) -> (f64, f64, Option<(Tensor, Tensor, Tensor)>) {
     let indices: Vec<usize> = (0..val.images.len()).collect();
     let (mut total, mut total_l2, mut count) = (0.0, 0.0, 0usize);
     let mut first = None;
@@ -159,11 +191,18 @@ fn validate(net: &Network, loss: &Loss, val: &Dataset, crop: u32, device: tch::D
             let target = downsample(&ab, net.decoder_config.output_stride);
             let n = chunk.len() as f64;
             total += loss.compute(&pred, &target).double_value(&[]) * n;
-            total_l2 += pred.mse_loss(&target, tch::Reduction::Mean).double_value(&[]) * n;
+            total_l2 += pred
+                .mse_loss(&target, tch::Reduction::Mean)
+                .double_value(&[])
+                * n;
             count += chunk.len();
             if first.is_none() {
                 let k = chunk.len().min(6) as i64;
-                first = Some((l.narrow(0, 0, k).to_device(tch::Device::Cpu), pred.narrow(0, 0, k).to_device(tch::Device::Cpu), ab.narrow(0, 0, k).to_device(tch::Device::Cpu)));
+                first = Some((
+                    l.narrow(0, 0, k).to_device(tch::Device::Cpu),
+                    pred.narrow(0, 0, k).to_device(tch::Device::Cpu),
+                    ab.narrow(0, 0, k).to_device(tch::Device::Cpu),
+                ));
             }
         }
     });
@@ -175,13 +214,23 @@ fn downsample(ab: &Tensor, stride: i64) -> Tensor {
     if stride == 1 {
         ab.shallow_clone()
     } else {
-        ab.avg_pool2d([stride, stride], [stride, stride], [0, 0], false, true, None::<i64>)
+        ab.avg_pool2d(
+            [stride, stride],
+            [stride, stride],
+            [0, 0],
+            false,
+            true,
+            None::<i64>,
+        )
     }
 }
 
 pub fn train(args: &TrainArgs) -> Result<Outcome> {
     ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    ensure!(args.crop >= 16 && args.crop % 8 == 0, "--crop must be a multiple of 8, at least 16");
+    ensure!(
+        args.crop >= 16 && args.crop % 8 == 0,
+        "--crop must be a multiple of 8, at least 16"
+    );
     ensure!(args.lr > 0.0, "--lr must be positive");
     let device = super::device(&args.device)?;
     if args.threads > 0 {
@@ -202,37 +251,79 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     }
 
     let (train_paths, val_paths) = split(args)?;
-    eprintln!("loading {} training and {} validation images…", train_paths.len().min(args.limit.unwrap_or(usize::MAX)), val_paths.len().min(args.val_limit));
-    let (train_set, report) = data::load(&train_paths, args.crop, args.min_colourfulness, args.limit)?;
+    eprintln!(
+        "loading {} training and {} validation images…",
+        train_paths.len().min(args.limit.unwrap_or(usize::MAX)),
+        val_paths.len().min(args.val_limit)
+    );
+    let (train_set, report) =
+        data::load(&train_paths, args.crop, args.min_colourfulness, args.limit)?;
     eprintln!(
         "training on {} images ({} near-grey skipped, colourfulness < {}; {} smaller than {} px skipped)",
         train_set.images.len(), report.grey, args.min_colourfulness, report.too_small, args.crop
     );
-    let (val_set, val_report) = data::load(&val_paths, args.crop, args.min_colourfulness, Some(args.val_limit))?;
-    eprintln!("validating on {} images ({} near-grey skipped)", val_set.images.len(), val_report.grey);
+    let (val_set, val_report) = data::load(
+        &val_paths,
+        args.crop,
+        args.min_colourfulness,
+        Some(args.val_limit),
+    )?;
+    eprintln!(
+        "validating on {} images ({} near-grey skipped)",
+        val_set.images.len(),
+        val_report.grey
+    );
     let train_set = Arc::new(train_set);
 
     tch::manual_seed(args.seed as i64);
-    let pretrained = if previous.is_some() && args.encoder != EncoderKind::Scratch { None } else { args.pretrained.as_deref() };
+    let pretrained = if previous.is_some() && args.encoder != EncoderKind::Scratch {
+        None
+    } else {
+        args.pretrained.as_deref()
+    };
     let mut net = network_for(&config, pretrained, device)?;
     let mut state = State {
         config: config.clone(),
         epoch: 0,
         batch_in_epoch: 0,
         seed: args.seed,
-        dataset: format!("{}{}", args.data.display(), args.category.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default()),
+        dataset: format!(
+            "{}{}",
+            args.data.display(),
+            args.category
+                .as_deref()
+                .map(|c| format!(" [{c}]"))
+                .unwrap_or_default()
+        ),
         adam_step: 0,
         history: Vec::new(),
     };
-    let params_owned: Vec<(String, Tensor)> = net.trainable_mut().into_iter().map(|(n, t)| (n, t.shallow_clone())).collect();
+    let params_owned: Vec<(String, Tensor)> = net
+        .trainable_mut()
+        .into_iter()
+        .map(|(n, t)| (n, t.shallow_clone()))
+        .collect();
     let params: Vec<(String, &Tensor)> = params_owned.iter().map(|(n, t)| (n.clone(), t)).collect();
     let mut adam = Adam::new(&params, args.lr);
+    if previous.is_none() {
+        let sample: Vec<usize> = (0..train_set.images.len().min(64)).collect();
+        net.standardise_features(
+            &data::make_batch(&train_set, &sample, args.crop, None)
+                .l
+                .to_device(device),
+        );
+    }
     if let Some(p) = &previous {
         net.load_named(&p.params())?;
         p.restore_adam(&mut adam)?;
         adam.lr = args.lr;
         state = p.state.clone();
-        eprintln!("resuming {} at epoch {} batch {}", args.out.display(), state.epoch + 1, state.batch_in_epoch);
+        eprintln!(
+            "resuming {} at epoch {} batch {}",
+            args.out.display(),
+            state.epoch + 1,
+            state.batch_in_epoch
+        );
     }
     if args.bf16 && !args.fine_tune {
         net.encoder_to_bf16();
@@ -244,8 +335,21 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     while state.epoch < args.epochs {
         let epoch = state.epoch;
         let started = Instant::now();
-        let loader = EpochLoader::start(train_set.clone(), args.batch_size, args.crop, args.seed, epoch, state.batch_in_epoch, args.max_batches);
-        ensure!(loader.batches > 0, "fewer training images ({}) than one batch ({})", train_set.images.len(), args.batch_size);
+        let loader = EpochLoader::start(
+            train_set.clone(),
+            args.batch_size,
+            args.crop,
+            args.seed,
+            epoch,
+            state.batch_in_epoch,
+            args.max_batches,
+        );
+        ensure!(
+            loader.batches > 0,
+            "fewer training images ({}) than one batch ({})",
+            train_set.images.len(),
+            args.batch_size
+        );
         let bar = progress_bar(loader.batches as u64, epoch + 1, args.epochs);
         bar.set_position(state.batch_in_epoch as u64);
         let (mut sum, mut seen) = (0.0, 0usize);
@@ -257,7 +361,11 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             value.backward();
             adam.step(&params);
             let v = value.double_value(&[]);
-            ensure!(v.is_finite(), "training diverged (loss {v}) at epoch {} batch {batch_index}; lower --lr", epoch + 1);
+            ensure!(
+                v.is_finite(),
+                "training diverged (loss {v}) at epoch {} batch {batch_index}; lower --lr",
+                epoch + 1
+            );
             sum += v;
             seen += 1;
             batch_index += 1;
@@ -265,21 +373,34 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             bar.set_message(format!("loss {:.5}", sum / seen as f64));
             if !bar.is_hidden() {
             } else if batch_index % 50 == 0 {
-                eprintln!("epoch {} batch {batch_index}/{} loss {:.5} ({:.1} img/s)", epoch + 1, loader.batches, sum / seen as f64, (seen * args.batch_size) as f64 / started.elapsed().as_secs_f64());
+                eprintln!(
+                    "epoch {} batch {batch_index}/{} loss {:.5} ({:.1} img/s)",
+                    epoch + 1,
+                    loader.batches,
+                    sum / seen as f64,
+                    (seen * args.batch_size) as f64 / started.elapsed().as_secs_f64()
+                );
             }
             if INTERRUPTED.load(Ordering::SeqCst) {
                 state.batch_in_epoch = batch_index;
                 state.adam_step = adam.step;
                 checkpoint::save(&args.out, &net, &adam, &state)?;
                 bar.abandon();
-                return Ok(Outcome::Interrupted { epoch: epoch + 1, batch: batch_index });
+                return Ok(Outcome::Interrupted {
+                    epoch: epoch + 1,
+                    batch: batch_index,
+                });
             }
         }
         bar.finish_and_clear();
         let (val_loss, val_l2, sample) = validate(&net, &loss, &val_set, args.crop, device);
         let record = EpochRecord {
             epoch: epoch + 1,
-            train_loss: if seen > 0 { sum / seen as f64 } else { f64::NAN },
+            train_loss: if seen > 0 {
+                sum / seen as f64
+            } else {
+                f64::NAN
+            },
             val_loss,
             val_l2,
             images: seen * args.batch_size,
@@ -289,7 +410,13 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         };
         eprintln!(
             "epoch {}/{}: train loss {:.5}, val loss {:.5} (l2 {:.5}), {:.0} s, {:.1} img/s",
-            record.epoch, args.epochs, record.train_loss, val_loss, val_l2, record.seconds, record.images as f64 / record.seconds.max(1e-9)
+            record.epoch,
+            args.epochs,
+            record.train_loss,
+            val_loss,
+            val_l2,
+            record.seconds,
+            record.images as f64 / record.seconds.max(1e-9)
         );
         state.history.push(record);
         state.epoch += 1;
@@ -300,11 +427,20 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         report::plot_losses(&args.out.join("loss.png"), &state.history)?;
         if args.grid_every > 0 && state.epoch % args.grid_every == 0 {
             if let Some((l, pred, truth)) = sample {
-                report::save_grid(&args.out.join(format!("samples-epoch-{:03}.png", state.epoch)), &l, &pred.to_kind(Kind::Float), &truth)?;
+                report::save_grid(
+                    &args
+                        .out
+                        .join(format!("samples-epoch-{:03}.png", state.epoch)),
+                    &l,
+                    &pred.to_kind(Kind::Float),
+                    &truth,
+                )?;
             }
         }
     }
-    Ok(Outcome::Finished { epochs: state.epoch })
+    Ok(Outcome::Finished {
+        epochs: state.epoch,
+    })
 }
 
 fn progress_bar(len: u64, epoch: usize, epochs: usize) -> indicatif::ProgressBar {
@@ -313,9 +449,11 @@ fn progress_bar(len: u64, epoch: usize, epochs: usize) -> indicatif::ProgressBar
     }
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
-            .expect("static template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar.set_prefix(format!("{epoch}/{epochs}"));
     bar
