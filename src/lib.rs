@@ -1,4 +1,229 @@
 //! colorize: plausible colour for black-and-white photographs.
+//!
+//! The network sees only CIE L* and predicts a*, b*; every output keeps its input's L*,
+//! so detail never changes, only colour is added. This is the safe Rust API; the C API
+//! (`include/colorize.h`) is a thin layer over it.
+//!
+//! ```no_run
+//! # fn main() -> colorize::Result<()> {
+//! let model = colorize::Model::from_name("default")?; // or Model::from_file("m.onnx")
+//! let (width, height) = (640, 480);
+//! let mut rgb = vec![128u8; width * height * 3]; // a grey image
+//! colorize::colorize_rgb8(&model, &colorize::Options::default(), &mut rgb, width, height, width * 3, 3)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Conventions: sizes are in pixels, strides in elements (floats, bytes or `u16`s) between
+//! row starts; buffers belong to the caller and are written only when a call succeeds.
+//! A [`Model`] is immutable, cheap to clone and may be used from many threads at once.
 
 #[cfg(feature = "train")]
 pub mod train;
+
+pub mod color;
+pub mod io;
+pub mod metrics;
+pub mod onnx;
+
+mod capi;
+mod engine;
+mod error;
+mod model;
+mod pixels;
+
+pub use engine::{DEFAULT_TILE_SIZE, MAX_NETWORK_SIDE};
+pub use error::{Error, ErrorKind, Result};
+pub use model::{available_models, default_model_name, Contract, Model, DEFAULT_MAX_MODEL_BYTES};
+
+/// This library's version, as in Cargo.toml (and `COLORIZE_VERSION_*` in the C header).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where the network runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// On L* resized so its short side is the working size; a*b* upsampled (default).
+    #[default]
+    Working,
+    /// At full resolution, in overlapping tiles blended together (bounded memory).
+    Native,
+}
+
+/// How to colorize. `Options::default()` is what the model was made for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Options {
+    /// Short side the network runs at in working mode; 0 = the model's `train_size`.
+    pub working_size: u32,
+    /// Multiplies a* and b*; 1.0 = as predicted, 0.0 = grey.
+    pub saturation: f32,
+    pub mode: Mode,
+    /// Native-mode tile side in pixels; 0 = [`DEFAULT_TILE_SIZE`].
+    pub tile_size: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            working_size: 0,
+            saturation: 1.0,
+            mode: Mode::Working,
+            tile_size: 0,
+        }
+    }
+}
+
+/// Predicts a*, b* for an L* plane.
+///
+/// `l`: L* (0..100) of `width` x `height` pixels, `l_stride` floats between row starts.
+/// `ab`: receives interleaved a*,b* pairs, `ab_stride` floats between row starts
+/// (>= 2 * width); only the first `2 * width` floats of each row are written, and only on
+/// success. NaN or out-of-range L*, zero sizes, short strides or buffers are errors.
+#[allow(clippy::too_many_arguments)]
+pub fn colorize_l(
+    model: &Model,
+    options: &Options,
+    l: &[f32],
+    width: usize,
+    height: usize,
+    l_stride: usize,
+    ab: &mut [f32],
+    ab_stride: usize,
+) -> Result<()> {
+    let needed = engine::required_len(width, height, ab_stride, 2)?;
+    if ab.len() < needed {
+        return Err(Error::invalid(format!(
+            "the a*b* buffer holds {} floats, {width}x{height} with stride {ab_stride} needs {needed}",
+            ab.len()
+        )));
+    }
+    let plane = engine::Plane::new(l, width, height, l_stride)?;
+    let chroma = engine::predict(model, options, plane)?;
+    use rayon::prelude::*;
+    ab[..needed]
+        .par_chunks_mut(ab_stride)
+        .enumerate()
+        .for_each(|(y, row)| chroma.row(y, row));
+    Ok(())
+}
+
+/// Colorizes 8-bit sRGB (`channels` = 3) or RGBA (4) pixels in place, keeping each
+/// pixel's L* and its alpha. `stride` is in bytes between row starts.
+pub fn colorize_rgb8(
+    model: &Model,
+    options: &Options,
+    pixels: &mut [u8],
+    width: usize,
+    height: usize,
+    stride: usize,
+    channels: usize,
+) -> Result<()> {
+    pixels::rgb8(
+        model,
+        options,
+        pixels,
+        pixels::Layout {
+            width,
+            height,
+            stride,
+            channels,
+        },
+    )
+}
+
+/// As [`colorize_rgb8`] for 16-bit sRGB; `stride` in `u16` elements.
+pub fn colorize_rgb16(
+    model: &Model,
+    options: &Options,
+    pixels: &mut [u16],
+    width: usize,
+    height: usize,
+    stride: usize,
+    channels: usize,
+) -> Result<()> {
+    pixels::rgb16(
+        model,
+        options,
+        pixels,
+        pixels::Layout {
+            width,
+            height,
+            stride,
+            channels,
+        },
+    )
+}
+
+/// As [`colorize_rgb8`] for float RGB(A) in 0..1, sRGB-encoded or (`linear`) linear light;
+/// `stride` in floats.
+#[allow(clippy::too_many_arguments)]
+pub fn colorize_rgb_float(
+    model: &Model,
+    options: &Options,
+    pixels: &mut [f32],
+    width: usize,
+    height: usize,
+    stride: usize,
+    channels: usize,
+    linear: bool,
+) -> Result<()> {
+    pixels::rgb_float(
+        model,
+        options,
+        pixels,
+        pixels::Layout {
+            width,
+            height,
+            stride,
+            channels,
+        },
+        linear,
+    )
+}
+
+/// Colorizes a decoded image: grey or colour in (colour is first reduced to its L*),
+/// RGB out at the same bit depth (8, 16 or 32-bit float, the latter read as sRGB-encoded),
+/// alpha kept.
+pub fn colorize_image(
+    model: &Model,
+    options: &Options,
+    image: image::DynamicImage,
+) -> Result<image::DynamicImage> {
+    use image::DynamicImage as D;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    Ok(match image {
+        D::ImageRgb8(_) | D::ImageLuma8(_) => {
+            let mut buf = image.into_rgb8();
+            colorize_rgb8(model, options, &mut buf, w, h, w * 3, 3)?;
+            D::ImageRgb8(buf)
+        }
+        D::ImageRgba8(_) | D::ImageLumaA8(_) => {
+            let mut buf = image.into_rgba8();
+            colorize_rgb8(model, options, &mut buf, w, h, w * 4, 4)?;
+            D::ImageRgba8(buf)
+        }
+        D::ImageRgb16(_) | D::ImageLuma16(_) => {
+            let mut buf = image.into_rgb16();
+            colorize_rgb16(model, options, &mut buf, w, h, w * 3, 3)?;
+            D::ImageRgb16(buf)
+        }
+        D::ImageRgba16(_) | D::ImageLumaA16(_) => {
+            let mut buf = image.into_rgba16();
+            colorize_rgb16(model, options, &mut buf, w, h, w * 4, 4)?;
+            D::ImageRgba16(buf)
+        }
+        D::ImageRgb32F(_) => {
+            let mut buf = image.into_rgb32f();
+            colorize_rgb_float(model, options, &mut buf, w, h, w * 3, 3, false)?;
+            D::ImageRgb32F(buf)
+        }
+        D::ImageRgba32F(_) => {
+            let mut buf = image.into_rgba32f();
+            colorize_rgb_float(model, options, &mut buf, w, h, w * 4, 4, false)?;
+            D::ImageRgba32F(buf)
+        }
+        other => {
+            let mut buf = other.into_rgba8();
+            colorize_rgb8(model, options, &mut buf, w, h, w * 4, 4)?;
+            D::ImageRgba8(buf)
+        }
+    })
+}

@@ -1,1 +1,169 @@
-fn main() {}
+//! `colorize`: colorize black-and-white photos from the command line.
+//!
+//! `colorize IN -o OUT` for one file; folders are mirrored into an output folder; `-` is
+//! stdin/stdout. `colorize eval ...` and `colorize compare ...` are separate subcommands
+//! (eval.rs, compare.rs). Exit status: 0 all done, 1 some inputs failed, 2 usage error.
+
+mod batch;
+mod compare;
+mod eval;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+/// Plausible colour for black-and-white photographs. Colour inputs are first reduced to
+/// their lightness (CIE L*); every output keeps the input's L* and alpha.
+#[derive(Parser, Debug)]
+#[command(
+    name = "colorize",
+    version,
+    after_help = "Subcommands: `colorize eval --help`, `colorize compare --help`.\n\
+                  Examples:\n  colorize old.jpg -o new.jpg\n  colorize scans/ -o coloured/ --jobs 2 --skip-existing\n  \
+                  convert photo.jpg pgm:- | colorize - -o - | convert - out.jpg"
+)]
+pub struct Cli {
+    /// Input files, folders (searched recursively), globs ("scans/*.tif"), or - for stdin.
+    #[arg(required_unless_present = "list_models")]
+    pub inputs: Vec<String>,
+
+    /// Output file, or folder (for several inputs or a folder; created if missing), or - for stdout.
+    #[arg(short, long, required_unless_present = "list_models")]
+    pub output: Option<String>,
+
+    /// Model: an embedded name (see --list-models), `default`, or an ONNX file path.
+    #[arg(short, long, default_value = "default")]
+    pub model: String,
+
+    /// Resize the output to WIDTHxHEIGHT pixels (default: the input's size).
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub resize: Option<(u32, u32)>,
+
+    /// Short side the network runs at (default: the model's training size).
+    #[arg(long, value_name = "PIXELS")]
+    pub size: Option<u32>,
+
+    /// Multiply the predicted colour (1 = as predicted, 0 = grey).
+    #[arg(long, default_value_t = 1.0)]
+    pub saturation: f32,
+
+    /// working: run at the working size and upsample colour (fast); native: full resolution in tiles.
+    #[arg(long, value_enum, default_value_t = CliMode::Working)]
+    pub mode: CliMode,
+
+    /// Tile side for --mode native (default 512).
+    #[arg(long, value_name = "PIXELS")]
+    pub tile_size: Option<u32>,
+
+    /// Output format (default: the output file's extension, or the input's format in a
+    /// folder batch, or PNG for stdout).
+    #[arg(long, value_enum)]
+    pub format: Option<CliFormat>,
+
+    /// Images processed at once (default: the number of CPUs).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Leave outputs that already exist alone (resume an interrupted batch).
+    #[arg(long)]
+    pub skip_existing: bool,
+
+    /// Refuse images with more pixels than this (checked before decoding).
+    #[arg(long, value_name = "PIXELS", default_value_t = colorize::io::DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+
+    /// No progress bar and no summary line.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// List the embedded models and exit.
+    #[arg(long)]
+    pub list_models: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CliMode {
+    Working,
+    Native,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CliFormat {
+    Png,
+    Jpeg,
+    Tiff,
+    Ppm,
+}
+
+impl CliFormat {
+    pub fn image_format(self) -> image::ImageFormat {
+        match self {
+            CliFormat::Png => image::ImageFormat::Png,
+            CliFormat::Jpeg => image::ImageFormat::Jpeg,
+            CliFormat::Tiff => image::ImageFormat::Tiff,
+            CliFormat::Ppm => image::ImageFormat::Pnm,
+        }
+    }
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or("expected WIDTHxHEIGHT, e.g. 640x480")?;
+    let parse = |s: &str| s.trim().parse::<u32>().ok().filter(|&n| n >= 1);
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err("width and height must be whole numbers >= 1, e.g. 640x480".to_string()),
+    }
+}
+
+/// Loads `--model`: a path if such a file exists or it looks like one, else a name.
+pub fn load_model(spec: &str) -> colorize::Result<colorize::Model> {
+    let path = PathBuf::from(spec);
+    if path.is_file() || spec.ends_with(".onnx") || spec.contains(std::path::MAIN_SEPARATOR) {
+        colorize::Model::from_file(&path)
+    } else {
+        colorize::Model::from_name(spec)
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // The subcommands get their own argument list, starting with their name.
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("eval") => return eval::run(args[1..].to_vec()),
+        Some("compare") => return compare::run(args[1..].to_vec()),
+        _ => {}
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if cli.list_models {
+        let default = colorize::default_model_name();
+        for name in colorize::available_models() {
+            println!(
+                "{name}{}",
+                if Some(name) == default {
+                    " (default)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if colorize::available_models().is_empty() {
+            eprintln!("colorize: this build has no embedded models; use --model FILE.onnx");
+        }
+        return ExitCode::SUCCESS;
+    }
+    batch::run(&cli)
+}

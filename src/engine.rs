@@ -1,0 +1,527 @@
+//! Runs a model on an L* plane of any size and returns its a*b* at full resolution
+//! (DESIGN.md §4). It knows nothing of pixel formats: the RGB helpers in `pixels.rs` and
+//! the C layer are its clients.
+//!
+//! * Working mode (default): L* is resized so its short side is near the working size,
+//!   reflect-padded to a multiple of the model's `pad_multiple` (rounded up to a bucket of
+//!   32 pixels, so images of similar shapes share one optimized plan), run once, and the
+//!   low-resolution a*b* is sampled bilinearly at every full-resolution pixel on demand.
+//!   Colour is low-frequency and the network's receptive field is learned at its training
+//!   scale, which is why this is the default; it is also what keeps 50 MP cheap.
+//! * Native mode: the network runs at full resolution in tiles of one size (one plan),
+//!   overlapping and blended with linear ramps; memory is bounded by the tile, plus the
+//!   full-resolution a*b* result itself.
+//!
+//! The full-resolution a*b* is never stored in working mode: [`Chroma::row`] produces one
+//! row at a time, so callers write straight into their own buffers.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::{Mode, Options};
+
+/// Default native-mode tile side in pixels.
+pub const DEFAULT_TILE_SIZE: usize = 512;
+/// Largest working size or tile size accepted.
+pub const MAX_NETWORK_SIDE: usize = 8192;
+/// Working-mode shapes are padded up to multiples of this (and of the model's multiple).
+const SHAPE_BUCKET: usize = 32;
+/// L* values may stray this far outside 0..100 (float rounding) and are clamped.
+const L_TOLERANCE: f32 = 0.5;
+/// Working mode never makes the long side more than this many times the working size.
+const MAX_ASPECT_STRETCH: usize = 4;
+
+/// A read-only L* plane borrowed from the caller: `stride` floats between row starts.
+#[derive(Clone, Copy)]
+pub struct Plane<'a> {
+    pub data: &'a [f32],
+    pub width: usize,
+    pub height: usize,
+    pub stride: usize,
+}
+
+impl<'a> Plane<'a> {
+    /// Checks sizes (overflow-checked) and that every L* is finite and within 0..100.
+    pub fn new(data: &'a [f32], width: usize, height: usize, stride: usize) -> Result<Self> {
+        let needed = required_len(width, height, stride, 1)?;
+        if data.len() < needed {
+            return Err(Error::invalid(format!(
+                "the L* buffer holds {} floats, {width}x{height} with stride {stride} needs {needed}",
+                data.len()
+            )));
+        }
+        let plane = Plane {
+            data,
+            width,
+            height,
+            stride,
+        };
+        plane.check_values()?;
+        Ok(plane)
+    }
+
+    fn row(&self, y: usize) -> &'a [f32] {
+        &self.data[y * self.stride..y * self.stride + self.width]
+    }
+
+    fn check_values(&self) -> Result<()> {
+        let bad = (0..self.height).into_par_iter().find_map_any(|y| {
+            self.row(y)
+                .iter()
+                .position(|v| !(-L_TOLERANCE..=100.0 + L_TOLERANCE).contains(v))
+                .map(|x| (x, y))
+        });
+        match bad {
+            None => Ok(()),
+            Some((x, y)) => Err(Error::invalid(format!(
+                "L* at ({x}, {y}) is {}, it must be a number from 0 to 100",
+                self.row(y)[x]
+            ))),
+        }
+    }
+
+    #[inline]
+    fn at(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.stride + x].clamp(0.0, 100.0)
+    }
+}
+
+/// Elements needed for `height` rows of `width * channels` with `stride` between row
+/// starts; errors on zero sizes, stride < row, or overflow.
+pub fn required_len(width: usize, height: usize, stride: usize, channels: usize) -> Result<usize> {
+    if width == 0 || height == 0 {
+        return Err(Error::invalid(format!(
+            "image size {width}x{height}: width and height must be at least 1"
+        )));
+    }
+    let row = width.checked_mul(channels).ok_or_else(|| {
+        Error::too_large(format!("a row of {width} pixels x {channels} overflows"))
+    })?;
+    if stride < row {
+        return Err(Error::invalid(format!(
+            "stride {stride} is smaller than a row ({width} pixels x {channels} = {row} elements)"
+        )));
+    }
+    (height - 1)
+        .checked_mul(stride)
+        .and_then(|n| n.checked_add(row))
+        .filter(|n| {
+            n.checked_mul(std::mem::size_of::<f32>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
+        .ok_or_else(|| {
+            Error::too_large(format!(
+                "{width}x{height} with stride {stride} overflows the address space"
+            ))
+        })
+}
+
+/// a*b* for every pixel of an image, produced a row at a time.
+pub struct Chroma {
+    width: usize,
+    saturation: f32,
+    kind: ChromaKind,
+}
+
+enum ChromaKind {
+    /// Low-resolution planes sampled bilinearly; `x_map` holds, per output column, the two
+    /// field columns and the weight of the second.
+    Field {
+        a: Vec<f32>,
+        b: Vec<f32>,
+        field_w: usize,
+        field_h: usize,
+        x_map: Vec<(u32, u32, f32)>,
+        y_scale: f64,
+        y_offset: f64,
+    },
+    /// Full-resolution interleaved a*b* (native mode).
+    Full { ab: Vec<f32> },
+}
+
+impl Chroma {
+    /// Writes row `y`'s a*,b* pairs (saturation applied) into `out[..2 * width]`.
+    pub fn row(&self, y: usize, out: &mut [f32]) {
+        let out = &mut out[..2 * self.width];
+        let s = self.saturation;
+        match &self.kind {
+            ChromaKind::Full { ab } => {
+                for (o, v) in out
+                    .iter_mut()
+                    .zip(&ab[2 * self.width * y..2 * self.width * (y + 1)])
+                {
+                    *o = v * s;
+                }
+            }
+            ChromaKind::Field {
+                a,
+                b,
+                field_w,
+                field_h,
+                x_map,
+                y_scale,
+                y_offset,
+            } => {
+                let (y0, y1, fy) = sample_position(y, *y_scale, *y_offset, *field_h);
+                let (ra0, ra1) = (
+                    &a[y0 * field_w..][..*field_w],
+                    &a[y1 * field_w..][..*field_w],
+                );
+                let (rb0, rb1) = (
+                    &b[y0 * field_w..][..*field_w],
+                    &b[y1 * field_w..][..*field_w],
+                );
+                for (pair, &(x0, x1, fx)) in out.chunks_exact_mut(2).zip(x_map) {
+                    let (x0, x1) = (x0 as usize, x1 as usize);
+                    let lerp2 = |r0: &[f32], r1: &[f32]| {
+                        let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
+                        let bottom = r1[x0] + (r1[x1] - r1[x0]) * fx;
+                        top + (bottom - top) * fy
+                    };
+                    pair[0] = lerp2(ra0, ra1) * s;
+                    pair[1] = lerp2(rb0, rb1) * s;
+                }
+            }
+        }
+    }
+}
+
+/// For output index `i`, the field position `(i + 0.5) * scale + offset - 0.5` as two
+/// clamped neighbours and the weight of the second.
+fn sample_position(i: usize, scale: f64, offset: f64, len: usize) -> (usize, usize, f32) {
+    let pos = ((i as f64 + 0.5) * scale + offset - 0.5).clamp(0.0, (len - 1) as f64);
+    let i0 = pos.floor() as usize;
+    let i1 = (i0 + 1).min(len - 1);
+    (i0, i1, (pos - i0 as f64) as f32)
+}
+
+/// Index into 0..len of position `i` reflected at both ends (like numpy's "reflect";
+/// periodic, so any amount of padding works, even past a 1-pixel image).
+fn reflect(i: isize, len: usize) -> usize {
+    if len == 1 {
+        return 0;
+    }
+    let period = 2 * (len as isize - 1);
+    let j = i.rem_euclid(period);
+    (if j >= len as isize { period - j } else { j }) as usize
+}
+
+fn round_up(n: usize, multiple: usize) -> usize {
+    n.div_ceil(multiple) * multiple
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Checks options against limits; returns (working side or 0, tile side).
+fn check_options(options: &Options) -> Result<()> {
+    if !options.saturation.is_finite() || options.saturation < 0.0 {
+        return Err(Error::invalid(format!(
+            "saturation {} must be a finite number >= 0",
+            options.saturation
+        )));
+    }
+    if options.working_size as usize > MAX_NETWORK_SIDE {
+        return Err(Error::invalid(format!(
+            "working size {} is over the maximum {MAX_NETWORK_SIDE}",
+            options.working_size
+        )));
+    }
+    if options.tile_size != 0 && !(16..=MAX_NETWORK_SIDE).contains(&(options.tile_size as usize)) {
+        return Err(Error::invalid(format!(
+            "tile size {} must be 0 (default) or from 16 to {MAX_NETWORK_SIDE}",
+            options.tile_size
+        )));
+    }
+    Ok(())
+}
+
+/// Predicts a*b* for `plane` with `model`. Nothing of the caller's is written.
+pub fn predict(model: &Model, options: &Options, plane: Plane<'_>) -> Result<Chroma> {
+    check_options(options)?;
+    let kind = match (options.mode, model.contract().input_size) {
+        (Mode::Native, None) => native(model, options, plane)?,
+        // A fixed-size model cannot run natively: it only sees S x S.
+        (Mode::Native, Some(_)) | (Mode::Working, _) => working(model, options, plane)?,
+    };
+    Ok(Chroma {
+        width: plane.width,
+        saturation: options.saturation,
+        kind,
+    })
+}
+
+/// Working-resolution target (width, height) for an image.
+fn working_dims(model: &Model, options: &Options, width: usize, height: usize) -> (usize, usize) {
+    let contract = model.contract();
+    if let Some(side) = contract.input_size {
+        return (side, side);
+    }
+    let size = if options.working_size == 0 {
+        contract.train_size
+    } else {
+        options.working_size as usize
+    };
+    let short = width.min(height) as f64;
+    let long = width.max(height) as f64;
+    let mut scale = size as f64 / short;
+    let max_long = (size * MAX_ASPECT_STRETCH).max(size) as f64;
+    if long * scale > max_long {
+        scale = max_long / long;
+    }
+    let dim = |n: usize| ((n as f64 * scale).round() as usize).max(1);
+    (dim(width), dim(height))
+}
+
+fn working(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaKind> {
+    let contract = model.contract();
+    let (tw, th) = working_dims(model, options, plane.width, plane.height);
+    let resized = resize_plane(plane, tw, th);
+    let (pw, ph) = match contract.input_size {
+        Some(side) => (side, side),
+        None => {
+            let m = contract.pad_multiple;
+            let bucket = m / gcd(m, SHAPE_BUCKET) * SHAPE_BUCKET;
+            (round_up(tw, bucket), round_up(th, bucket))
+        }
+    };
+    let (off_x, off_y) = ((pw - tw) / 2, (ph - th) / 2);
+    let padded = pad_reflect(&resized, tw, th, pw, ph, off_x, off_y);
+    drop(resized);
+    let (ab, field_h, field_w) = model.run_plane(padded, ph, pw)?;
+    let (a, b) = split_planes(ab, field_w * field_h);
+    let s = contract.stride as f64;
+    // Full-res pixel centre x+0.5 -> working x (x+0.5)*tw/w -> padded + off -> field / s.
+    let x_scale = tw as f64 / plane.width as f64 / s;
+    let x_offset = off_x as f64 / s;
+    let x_map = (0..plane.width)
+        .map(|x| {
+            let (x0, x1, fx) = sample_position(x, x_scale, x_offset, field_w);
+            (x0 as u32, x1 as u32, fx)
+        })
+        .collect();
+    Ok(ChromaKind::Field {
+        a,
+        b,
+        field_w,
+        field_h,
+        x_map,
+        y_scale: th as f64 / plane.height as f64 / s,
+        y_offset: off_y as f64 / s,
+    })
+}
+
+fn split_planes(mut ab: Vec<f32>, plane_len: usize) -> (Vec<f32>, Vec<f32>) {
+    let b = ab.split_off(plane_len);
+    (ab, b)
+}
+
+/// L* resized to `tw` x `th` (triangle filter, antialiased when shrinking), contiguous.
+fn resize_plane(plane: Plane<'_>, tw: usize, th: usize) -> Vec<f32> {
+    if (tw, th) == (plane.width, plane.height) {
+        let mut out = Vec::with_capacity(tw * th);
+        for y in 0..th {
+            out.extend(plane.row(y).iter().map(|v| v.clamp(0.0, 100.0)));
+        }
+        return out;
+    }
+    // image's resampler clamps float samples to 0..1, hence the /100 and *100.
+    let mut unit = Vec::with_capacity(plane.width * plane.height);
+    for y in 0..plane.height {
+        unit.extend(plane.row(y).iter().map(|v| v.clamp(0.0, 100.0) / 100.0));
+    }
+    let buffer = image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(
+        plane.width as u32,
+        plane.height as u32,
+        unit,
+    )
+    .expect("buffer length matches its dimensions");
+    let resized = image::imageops::resize(
+        &buffer,
+        tw as u32,
+        th as u32,
+        image::imageops::FilterType::Triangle,
+    );
+    resized.into_raw().into_iter().map(|v| v * 100.0).collect()
+}
+
+/// Places a `w` x `h` plane at (`off_x`, `off_y`) in a `pw` x `ph` one, reflecting at edges.
+fn pad_reflect(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    pw: usize,
+    ph: usize,
+    off_x: usize,
+    off_y: usize,
+) -> Vec<f32> {
+    if (w, h) == (pw, ph) {
+        return src.to_vec();
+    }
+    let columns: Vec<usize> = (0..pw)
+        .map(|x| reflect(x as isize - off_x as isize, w))
+        .collect();
+    let mut out = Vec::with_capacity(pw * ph);
+    for y in 0..ph {
+        let row = &src[reflect(y as isize - off_y as isize, h) * w..][..w];
+        out.extend(columns.iter().map(|&x| row[x]));
+    }
+    out
+}
+
+/// Tile origins along one axis: tiles of `tile` cover 0..len with at least `overlap` shared.
+fn tile_origins(len: usize, tile: usize, overlap: usize) -> Vec<usize> {
+    if len <= tile {
+        return vec![0];
+    }
+    let step = tile - overlap;
+    let mut origins: Vec<usize> = (0..)
+        .map(|i| i * step)
+        .take_while(|&o| o + tile < len)
+        .collect();
+    origins.push(len - tile);
+    origins
+}
+
+/// Blend weight of position `i` in a tile of `len` along one axis: a linear ramp over
+/// `overlap` pixels at edges shared with another tile, 1 elsewhere.
+fn ramp(i: usize, len: usize, overlap: usize, ramp_start: bool, ramp_end: bool) -> f32 {
+    let mut w = 1.0f32;
+    let o = overlap.max(1) as f32;
+    if ramp_start {
+        w = w.min((i as f32 + 0.5) / o);
+    }
+    if ramp_end {
+        w = w.min((len as f32 - i as f32 - 0.5) / o);
+    }
+    w.max(1e-3)
+}
+
+fn native(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaKind> {
+    let m = model.contract().pad_multiple;
+    let s = model.contract().stride;
+    let requested = if options.tile_size == 0 {
+        DEFAULT_TILE_SIZE
+    } else {
+        options.tile_size as usize
+    };
+    let tile = round_up(requested, m);
+    let overlap = (tile / 8).max(1);
+    let (w, h) = (plane.width, plane.height);
+    let xs = tile_origins(w, tile, overlap);
+    let ys = tile_origins(h, tile, overlap);
+    let (tile_w, tile_h) = (tile.min(w), tile.min(h));
+    // Separable weights: the sum over tiles of wx*wy is (sum of wx) * (sum of wy).
+    let axis_weights =
+        |origins: &[usize], len: usize, tile_len: usize| -> (Vec<Vec<f32>>, Vec<f32>) {
+            let per_tile: Vec<Vec<f32>> = origins
+                .iter()
+                .enumerate()
+                .map(|(k, _)| {
+                    (0..tile_len)
+                        .map(|i| ramp(i, tile_len, overlap, k > 0, k + 1 < origins.len()))
+                        .collect()
+                })
+                .collect();
+            let mut total = vec![0.0f32; len];
+            for (o, weights) in origins.iter().zip(&per_tile) {
+                for (i, wgt) in weights.iter().enumerate() {
+                    total[o + i] += wgt;
+                }
+            }
+            (per_tile, total)
+        };
+    let (wx, total_x) = axis_weights(&xs, w, tile_w);
+    let (wy, total_y) = axis_weights(&ys, h, tile_h);
+    let ab_len = w
+        .checked_mul(h)
+        .and_then(|n| n.checked_mul(2))
+        .ok_or_else(|| Error::too_large(format!("{w}x{h} overflows")))?;
+    let mut ab = vec![0.0f32; ab_len];
+    let (pw, ph) = (round_up(tile_w, m), round_up(tile_h, m));
+    for (ky, &oy) in ys.iter().enumerate() {
+        for (kx, &ox) in xs.iter().enumerate() {
+            let mut tile_l = Vec::with_capacity(tile_w * tile_h);
+            for y in 0..tile_h {
+                tile_l.extend((0..tile_w).map(|x| plane.at(ox + x, oy + y)));
+            }
+            let padded = pad_reflect(&tile_l, tile_w, tile_h, pw, ph, 0, 0);
+            drop(tile_l);
+            let (field, field_h, field_w) = model.run_plane(padded, ph, pw)?;
+            let (fa, fb) = field.split_at(field_w * field_h);
+            let inv = 1.0 / s as f64;
+            for y in 0..tile_h {
+                let (y0, y1, fy) = sample_position(y, inv, 0.0, field_h);
+                let row = &mut ab[2 * w * (oy + y)..][..2 * w];
+                for x in 0..tile_w {
+                    let (x0, x1, fx) = sample_position(x, inv, 0.0, field_w);
+                    let sample = |f: &[f32]| {
+                        let top = f[y0 * field_w + x0]
+                            + (f[y0 * field_w + x1] - f[y0 * field_w + x0]) * fx;
+                        let bottom = f[y1 * field_w + x0]
+                            + (f[y1 * field_w + x1] - f[y1 * field_w + x0]) * fx;
+                        top + (bottom - top) * fy
+                    };
+                    let weight = wx[kx][x] * wy[ky][y];
+                    row[2 * (ox + x)] += sample(fa) * weight;
+                    row[2 * (ox + x) + 1] += sample(fb) * weight;
+                }
+            }
+        }
+    }
+    ab.par_chunks_mut(2 * w).enumerate().for_each(|(y, row)| {
+        for (x, pair) in row.chunks_exact_mut(2).enumerate() {
+            let norm = 1.0 / (total_x[x] * total_y[y]);
+            pair[0] *= norm;
+            pair[1] *= norm;
+        }
+    });
+    Ok(ChromaKind::Full { ab })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflect_is_periodic_and_in_range() {
+        assert_eq!(
+            (-3..8).map(|i| reflect(i, 3)).collect::<Vec<_>>(),
+            vec![1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1]
+        );
+        assert!((-100..100).all(|i| reflect(i, 1) == 0));
+    }
+
+    #[test]
+    fn tiles_cover_the_axis_with_overlap() {
+        assert_eq!(tile_origins(100, 512, 64), vec![0]);
+        let origins = tile_origins(1000, 512, 64);
+        assert_eq!(origins, vec![0, 448, 488]);
+        assert_eq!(tile_origins(512, 512, 64), vec![0]);
+    }
+
+    #[test]
+    fn required_len_checks_everything() {
+        assert_eq!(required_len(3, 2, 5, 1).unwrap(), 8);
+        assert!(required_len(0, 2, 5, 1).is_err());
+        assert!(required_len(3, 2, 2, 1).is_err());
+        assert_eq!(
+            required_len(usize::MAX, 2, usize::MAX, 1)
+                .unwrap_err()
+                .kind(),
+            crate::ErrorKind::TooLarge
+        );
+        assert_eq!(
+            required_len(usize::MAX / 2, 1, usize::MAX, 3)
+                .unwrap_err()
+                .kind(),
+            crate::ErrorKind::TooLarge
+        );
+    }
+}

@@ -1,0 +1,252 @@
+//! Small ONNX models for the tests, made with `colorize::onnx` (never trained weights):
+//! contract-conforming ones whose output is a known function of L*, and contract-breaking
+//! ones. Shared by the engine, C API, CLI and example tests.
+#![allow(dead_code)]
+
+use colorize::onnx::{Dim, GraphBuilder};
+
+fn io_dims(channels: i64) -> [Dim; 4] {
+    [
+        Dim::Symbolic("N"),
+        Dim::Fixed(channels),
+        Dim::Symbolic("H"),
+        Dim::Symbolic("W"),
+    ]
+}
+
+fn contract_metadata(g: &mut GraphBuilder, stride: usize, pad_multiple: usize, train_size: usize) {
+    g.metadata("colorize.format", 1);
+    g.metadata("colorize.stride", stride);
+    g.metadata("colorize.pad_multiple", pad_multiple);
+    g.metadata("colorize.train_size", train_size);
+    g.metadata("colorize.category", "test");
+    g.metadata("colorize.loss", "none");
+    g.metadata("colorize.encoder", "none");
+}
+
+/// a* = a_gain (L* - 50), b* = b_gain (L* - 50), per pixel, full resolution.
+pub fn linear_model(a_gain: f32, b_gain: f32) -> Vec<u8> {
+    colorize::onnx::linear_test_model(a_gain, b_gain)
+}
+
+/// a*, b* = gains x (mean L* of each `stride` x `stride` block - 50), at 1/stride
+/// resolution; input sides must be multiples of `pad_multiple`.
+pub fn strided_model(stride: usize, pad_multiple: usize, a_gain: f32, b_gain: f32) -> Vec<u8> {
+    let mut g = GraphBuilder::new("strided-test");
+    g.input("L", &io_dims(1));
+    let n = (stride * stride) as f32;
+    let mut weight = vec![a_gain / n; stride * stride];
+    weight.extend(vec![b_gain / n; stride * stride]);
+    let y = g.conv(
+        "L",
+        &weight,
+        &[-50.0 * a_gain, -50.0 * b_gain],
+        2,
+        1,
+        stride,
+        stride,
+        0,
+    );
+    g.node_named("Identity", &[&y], &["ab"], &[]);
+    g.output("ab", &io_dims(2));
+    contract_metadata(&mut g, stride, pad_multiple, 64);
+    g.to_bytes()
+}
+
+/// Deterministic pseudo-random weights in -scale..scale.
+fn weights(count: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+/// A small encoder-decoder with fixed pseudo-random weights (conv, strided conv,
+/// transposed conv): its output depends on each pixel's neighbourhood, like a real one.
+/// pad_multiple 2, stride 1.
+pub fn spatial_model() -> Vec<u8> {
+    let mut g = GraphBuilder::new("spatial-test");
+    g.input("L", &io_dims(1));
+    let x = g.affine("L", 0.02, -1.0);
+    let c1 = g.conv(
+        &x,
+        &weights(4 * 9, 1, 0.5),
+        &weights(4, 2, 0.1),
+        4,
+        1,
+        3,
+        1,
+        1,
+    );
+    let r1 = g.relu(&c1);
+    let c2 = g.conv(
+        &r1,
+        &weights(4 * 4 * 9, 3, 0.3),
+        &weights(4, 4, 0.1),
+        4,
+        4,
+        3,
+        2,
+        1,
+    );
+    let r2 = g.relu(&c2);
+    let d = g.conv_transpose(
+        &r2,
+        &weights(4 * 2 * 16, 5, 0.3),
+        &weights(2, 6, 0.1),
+        4,
+        2,
+        4,
+        2,
+        1,
+    );
+    let y = g.affine(&d, 40.0, 0.0);
+    g.node_named("Identity", &[&y], &["ab"], &[]);
+    g.output("ab", &io_dims(2));
+    contract_metadata(&mut g, 1, 2, 32);
+    g.to_bytes()
+}
+
+/// A model that only takes `side` x `side` input (metadata `colorize.input_size`), like
+/// one exported elsewhere with fixed shapes.
+pub fn fixed_size_model(side: usize, a_gain: f32, b_gain: f32) -> Vec<u8> {
+    let mut g = GraphBuilder::new("fixed-test");
+    let dims = [
+        Dim::Fixed(1),
+        Dim::Fixed(1),
+        Dim::Fixed(side as i64),
+        Dim::Fixed(side as i64),
+    ];
+    g.input("L", &dims);
+    let y = g.conv(
+        "L",
+        &[a_gain, b_gain],
+        &[-50.0 * a_gain, -50.0 * b_gain],
+        2,
+        1,
+        1,
+        1,
+        0,
+    );
+    g.node_named("Identity", &[&y], &["ab"], &[]);
+    g.output(
+        "ab",
+        &[
+            Dim::Fixed(1),
+            Dim::Fixed(2),
+            Dim::Fixed(side as i64),
+            Dim::Fixed(side as i64),
+        ],
+    );
+    g.metadata("colorize.format", 1);
+    g.metadata("colorize.stride", 1);
+    g.metadata("colorize.pad_multiple", 1);
+    g.metadata("colorize.input_size", side);
+    g.to_bytes()
+}
+
+/// Contract-breaking models, each with the phrase its error message must contain.
+pub fn broken_models() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let mut out = Vec::new();
+
+    let mut g = GraphBuilder::new("three-channels");
+    g.input("L", &io_dims(1));
+    let y = g.conv("L", &[1.0, 1.0, 1.0], &[0.0, 0.0, 0.0], 3, 1, 1, 1, 0);
+    g.node_named("Identity", &[&y], &["ab"], &[]);
+    g.output("ab", &io_dims(3));
+    contract_metadata(&mut g, 1, 1, 64);
+    out.push(("three output channels", g.to_bytes(), "2 channel"));
+
+    let mut g = GraphBuilder::new("hidden-three-channels");
+    g.input("L", &io_dims(1));
+    let y = g.conv("L", &[1.0, 1.0, 1.0], &[0.0, 0.0, 0.0], 3, 1, 1, 1, 0);
+    g.node_named("Identity", &[&y], &["ab"], &[]);
+    g.output(
+        "ab",
+        &[
+            Dim::Symbolic("N"),
+            Dim::Symbolic("C"),
+            Dim::Symbolic("H"),
+            Dim::Symbolic("W"),
+        ],
+    );
+    contract_metadata(&mut g, 1, 1, 64);
+    out.push(("three channels, undeclared", g.to_bytes(), "expected [1, 2"));
+
+    let mut g = GraphBuilder::new("no-format");
+    g.input("L", &io_dims(1));
+    let y = g.conv("L", &[1.0, 1.0], &[0.0, 0.0], 2, 1, 1, 1, 0);
+    g.node_named("Identity", &[&y], &["ab"], &[]);
+    g.output("ab", &io_dims(2));
+    g.metadata("colorize.stride", 1);
+    out.push((
+        "no colorize.format",
+        g.to_bytes(),
+        "colorize.format is missing",
+    ));
+
+    let mut g = GraphBuilder::new("wrong-stride");
+    g.input("L", &io_dims(1));
+    let y = g.conv("L", &[1.0, 1.0], &[0.0, 0.0], 2, 1, 1, 1, 0);
+    g.node_named("Identity", &[&y], &["ab"], &[]);
+    g.output("ab", &io_dims(2));
+    contract_metadata(&mut g, 2, 2, 64);
+    out.push((
+        "stride metadata disagrees with the graph",
+        g.to_bytes(),
+        "colorize.stride = 2",
+    ));
+
+    let mut g = GraphBuilder::new("two-inputs");
+    g.input("L", &io_dims(1));
+    g.input("extra", &io_dims(1));
+    let y = g.conv("L", &[1.0, 1.0], &[0.0, 0.0], 2, 1, 1, 1, 0);
+    let z = g.node("Add", &[&y, "extra"], &[]);
+    g.node_named("Identity", &[&z], &["ab"], &[]);
+    g.output("ab", &io_dims(2));
+    contract_metadata(&mut g, 1, 1, 64);
+    out.push(("two inputs", g.to_bytes(), "exactly 1 input"));
+
+    let mut g = GraphBuilder::new("rank-3");
+    g.input(
+        "L",
+        &[Dim::Symbolic("N"), Dim::Symbolic("H"), Dim::Symbolic("W")],
+    );
+    g.node_named("Identity", &["L"], &["ab"], &[]);
+    g.output(
+        "ab",
+        &[Dim::Symbolic("N"), Dim::Symbolic("H"), Dim::Symbolic("W")],
+    );
+    contract_metadata(&mut g, 1, 1, 64);
+    out.push(("rank-3 input", g.to_bytes(), "rank 4"));
+
+    let mut g = GraphBuilder::new("no-train-size");
+    g.input("L", &io_dims(1));
+    let y = g.conv("L", &[1.0, 1.0], &[0.0, 0.0], 2, 1, 1, 1, 0);
+    g.node_named("Identity", &[&y], &["ab"], &[]);
+    g.output("ab", &io_dims(2));
+    g.metadata("colorize.format", 1);
+    g.metadata("colorize.stride", 1);
+    g.metadata("colorize.pad_multiple", 1);
+    out.push((
+        "no train size",
+        g.to_bytes(),
+        "colorize.train_size is missing",
+    ));
+    out
+}
+
+/// Writes `bytes` to a new file in a temporary folder that lives as long as the result.
+pub fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write temp file");
+    (dir, path)
+}
