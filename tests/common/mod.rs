@@ -250,3 +250,38 @@ pub fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, std::path::Pat
     std::fs::write(&path, bytes).expect("write temp file");
     (dir, path)
 }
+
+/// target/release (where libcolorize.so and the binaries are), found from the test binary
+/// itself (target/release/deps/NAME-HASH).
+pub fn target_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent().and_then(|deps| deps.parent()).expect("target/release").to_path_buf()
+}
+
+/// Compiles C or C++ `sources` into `output`, linked against target/release/libcolorize.so
+/// (rpath set) with include/ on the include path. Panics with the compiler's output.
+pub fn compile_against_library(compiler: &str, sources: &[&std::path::Path], output: &std::path::Path, extra: &[&str]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib_dir = target_dir();
+    assert!(lib_dir.join("libcolorize.so").exists(), "{} has no libcolorize.so", lib_dir.display());
+    let status = std::process::Command::new(compiler)
+        .args(sources)
+        .arg("-I")
+        .arg(root.join("include"))
+        .args(extra)
+        .arg("-o")
+        .arg(output)
+        .arg("-L")
+        .arg(&lib_dir)
+        .arg("-lcolorize")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .args(["-lpthread", "-lm"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    assert!(
+        status.status.success(),
+        "{compiler} failed:\n{}{}",
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
