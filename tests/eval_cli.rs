@@ -155,6 +155,32 @@ fn eval_table_and_limit() {
 }
 
 #[test]
+fn eval_markdown_table() {
+    let dir = red_and_grey_folder();
+    let output = colorize(&[
+        "eval",
+        "--quiet",
+        "--markdown",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("| set | model | loss | PSNR (dB) |"),
+        "{table}"
+    );
+    // Mean of 6.03 dB and the exact grey photo's 100 dB; AuC (30.3 + 100) / 2.
+    assert!(
+        lines[2].ends_with("| grayscale (a*=b*=0) | - | 53.02 | 65.2 | 0.0 | 42.8 | 0.00 |"),
+        "{table}"
+    );
+    let both = colorize(&["eval", "--markdown", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
 fn eval_zero_model_scores_like_the_baseline_and_a_colouring_model_does_not() {
     let photos = gradient_folder();
     let models = tempfile::tempdir().unwrap();

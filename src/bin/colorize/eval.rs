@@ -53,6 +53,10 @@ struct EvalArgs {
     #[arg(long)]
     json: bool,
 
+    /// Print a Markdown table (for the README) instead of a plain one.
+    #[arg(long, conflicts_with = "json")]
+    markdown: bool,
+
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -82,6 +86,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                     "{}",
                     serde_json::to_string_pretty(&report.to_json()).expect("JSON of plain values")
                 );
+            } else if args.markdown {
+                print!("{}", report.to_markdown());
             } else {
                 print!("{}", report.to_table());
             }
@@ -295,6 +301,37 @@ impl Report {
                 row.summary.exact_images(),
                 metrics::PSNR_CEILING_DB,
                 row.summary.psnr_db_inexact()
+            );
+        }
+        out
+    }
+
+    /// One Markdown table row per model, baseline first, with the set in the first column
+    /// so that tables of several sets can be concatenated under one header.
+    fn to_markdown(&self) -> String {
+        let set = format!(
+            "{} ({} images{})",
+            self.folder.display(),
+            self.images(),
+            self.short_side
+                .map(|s| format!(", short side {s}"))
+                .unwrap_or_default()
+        );
+        let mut out = String::from(
+            "| set | model | loss | PSNR (dB) | AuC (%) | colourfulness | truth | ratio |\n\
+             |---|---|---|---|---|---|---|---|\n",
+        );
+        for row in &self.rows {
+            let s = &row.summary;
+            out += &format!(
+                "| {set} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.2} |\n",
+                row.name,
+                row.loss.as_deref().unwrap_or("-"),
+                s.psnr_db(),
+                100.0 * s.ab_auc(),
+                s.colourfulness_output(),
+                s.colourfulness_truth(),
+                s.colourfulness_ratio()
             );
         }
         out
