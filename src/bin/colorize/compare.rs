@@ -73,7 +73,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// One photo's row of cells, full size, before layout.
+/// One photo's row of cells, already fitted to the cell size.
 struct Row {
     caption: String,
     grey: RgbImage,
@@ -120,16 +120,22 @@ fn compare(args: &CompareArgs) -> Result<(), String> {
                 3,
             )
             .map_err(|e| format!("{}: model {spec}: {e}", path.display()))?;
-            outputs.push(RgbImage::from_raw(w, h, pixels).expect("same size as the photo"));
+            outputs.push(fit_to_cell(
+                &RgbImage::from_raw(w, h, pixels).expect("same size as the photo"),
+                args.cell,
+            ));
         }
         rows.push(Row {
             caption: path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            grey: RgbImage::from_raw(w, h, grey_pixels).expect("same size as the photo"),
+            grey: fit_to_cell(
+                &RgbImage::from_raw(w, h, grey_pixels).expect("same size as the photo"),
+                args.cell,
+            ),
             outputs,
-            truth: is_colour.then_some(photo),
+            truth: is_colour.then(|| fit_to_cell(&photo, args.cell)),
         });
     }
 
@@ -209,21 +215,27 @@ fn layout(rows: &[Row], headers: &[String], cell: u32, font: Option<&FontVec>) -
     grid
 }
 
-/// Draws `image` scaled to fit a `cell` x `cell` box at (x, y), centred.
+/// Draws a fitted `image` centred in the `cell` x `cell` box at (x, y).
 fn place_fitted(grid: &mut RgbImage, image: &RgbImage, x: u32, y: u32, cell: u32) {
+    let (w, h) = image.dimensions();
+    image::imageops::replace(
+        grid,
+        image,
+        i64::from(x + (cell - w) / 2),
+        i64::from(y + (cell - h) / 2),
+    );
+}
+
+/// `image` scaled to fit a `cell` x `cell` box, aspect kept. Done as soon as a cell is
+/// made, so memory holds thumbnails, not every model's full-size output.
+fn fit_to_cell(image: &RgbImage, cell: u32) -> RgbImage {
     let (w, h) = image.dimensions();
     let scale = f64::from(cell) / f64::from(w.max(h));
     let (fw, fh) = (
         ((f64::from(w) * scale).round() as u32).clamp(1, cell),
         ((f64::from(h) * scale).round() as u32).clamp(1, cell),
     );
-    let fitted = image::imageops::resize(image, fw, fh, image::imageops::FilterType::Triangle);
-    image::imageops::replace(
-        grid,
-        &fitted,
-        i64::from(x + (cell - fw) / 2),
-        i64::from(y + (cell - fh) / 2),
-    );
+    image::imageops::resize(image, fw, fh, image::imageops::FilterType::Triangle)
 }
 
 /// The first label font found under the usual system font folders.
