@@ -58,6 +58,9 @@ fn image_error(e: ImageError) -> Error {
         ImageError::Limits(l) => Error::too_large(format!("image over the decoding limits: {l}")),
         ImageError::Unsupported(u) => io_error(format!("unsupported image: {u}")),
         ImageError::Decoding(d) => io_error(format!("corrupt or truncated image: {d}")),
+        ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            io_error(format!("truncated image: {e}"))
+        }
         other => io_error(other),
     }
 }
@@ -136,7 +139,7 @@ pub fn extension_of(format: ImageFormat) -> &'static str {
 }
 
 /// Encodes `image` as `format` (PNG, JPEG quality 92, TIFF or binary PPM), converting the
-/// pixel layout to one the format can hold (JPEG: 8-bit RGB, no alpha; PPM: no alpha).
+/// pixel layout to one the format can hold (JPEG and PPM: 8-bit RGB, no alpha).
 pub fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>> {
     use DynamicImage as D;
     let mut out = Cursor::new(Vec::new());
@@ -147,14 +150,8 @@ pub fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>> {
             converted = D::ImageRgb8(image.to_rgb8());
             &converted
         }
-        (ImageFormat::Pnm, D::ImageRgb8(_) | D::ImageRgb16(_)) => image,
-        (
-            ImageFormat::Pnm,
-            D::ImageRgba16(_) | D::ImageRgb32F(_) | D::ImageRgba32F(_) | D::ImageLuma16(_),
-        ) => {
-            converted = D::ImageRgb16(image.to_rgb16());
-            &converted
-        }
+        // image's PNM encoder writes 8-bit RGB only.
+        (ImageFormat::Pnm, D::ImageRgb8(_)) => image,
         (ImageFormat::Pnm, _) => {
             converted = D::ImageRgb8(image.to_rgb8());
             &converted

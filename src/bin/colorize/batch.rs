@@ -239,8 +239,13 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
     Ok(Plan { jobs, errors })
 }
 
-/// Refuses jobs whose output is one of the inputs or another job's output.
-fn check_collisions(jobs: Vec<Job>, errors: &mut Vec<(String, String)>) -> Vec<Job> {
+/// Refuses jobs whose output is one of the inputs or another job's output. Returns the
+/// jobs kept and the resolved input paths (checked again just before each write, once the
+/// output's folder exists and its path can be fully resolved).
+fn check_collisions(
+    jobs: Vec<Job>,
+    errors: &mut Vec<(String, String)>,
+) -> (Vec<Job>, HashSet<PathBuf>) {
     let inputs: HashSet<PathBuf> = jobs
         .iter()
         .filter_map(|j| match &j.source {
@@ -271,7 +276,7 @@ fn check_collisions(jobs: Vec<Job>, errors: &mut Vec<(String, String)>) -> Vec<J
         }
         kept.push(job);
     }
-    kept
+    (kept, inputs)
 }
 
 fn run_job(
@@ -279,6 +284,7 @@ fn run_job(
     cli: &Cli,
     model: &colorize::Model,
     options: &colorize::Options,
+    inputs: &HashSet<PathBuf>,
 ) -> colorize::Result<()> {
     let limits = colorize::io::Limits {
         max_pixels: cli.max_pixels,
@@ -324,6 +330,12 @@ fn run_job(
                     colorize::Error::new(colorize::ErrorKind::Io, format!("{}: {e}", dir.display()))
                 })?;
             }
+            if resolved(path).is_some_and(|p| inputs.contains(&p)) {
+                return Err(colorize::Error::new(
+                    colorize::ErrorKind::InvalidArgument,
+                    format!("refusing to overwrite an input: {}", path.display()),
+                ));
+            }
             colorize::io::write_atomic(path, &bytes)
         }
     }
@@ -338,7 +350,7 @@ pub fn run(cli: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let jobs = check_collisions(jobs, &mut errors);
+    let (jobs, inputs) = check_collisions(jobs, &mut errors);
     for (input, message) in &errors {
         eprintln!("colorize: {input}: {message}");
     }
@@ -391,7 +403,7 @@ pub fn run(cli: &Cli) -> ExitCode {
         };
         pool.install(|| {
             jobs.par_iter().for_each(|job| {
-                match run_job(job, cli, &model, &options) {
+                match run_job(job, cli, &model, &options, &inputs) {
                     Ok(()) => {
                         done.fetch_add(1, Ordering::Relaxed);
                         if let Sink::File(p) = &job.sink {
