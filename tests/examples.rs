@@ -88,7 +88,7 @@ fn python_ctypes_example_runs() {
         .arg(&s.pgm)
         .arg(&out)
         .arg(&s.model)
-        .env("LIBCOLORIZE", common::target_dir().join("libcolorize.so")));
+        .env("LIBCOLORIZE", common::library_dir().join("libcolorize.so")));
     assert!(text.contains("wrote"), "{text}");
     check_colourised(&out);
 }

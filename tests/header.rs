@@ -67,7 +67,7 @@ fn declared_functions() -> BTreeSet<String> {
 fn library_exports_exactly_the_declared_functions() {
     let declared = declared_functions();
     assert!(declared.len() >= 14, "{declared:?}");
-    let lib = common::target_dir().join("libcolorize.so");
+    let lib = common::library_dir().join("libcolorize.so");
     let out = std::process::Command::new("nm").args(["-D", "--defined-only"]).arg(&lib).output().expect("nm");
     let exported: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
         .lines()

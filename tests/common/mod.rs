@@ -255,15 +255,38 @@ pub fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, std::path::Pat
 /// itself (target/release/deps/NAME-HASH).
 pub fn target_dir() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(|deps| deps.parent()).expect("target/release").to_path_buf()
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/release")
+        .to_path_buf()
+}
+
+/// The folder holding the freshly built libcolorize.so: `cargo test` builds the cdylib into
+/// target/release/deps (only `cargo build` copies it up to target/release).
+pub fn library_dir() -> std::path::PathBuf {
+    let deps = target_dir().join("deps");
+    if deps.join("libcolorize.so").exists() {
+        deps
+    } else {
+        target_dir()
+    }
 }
 
 /// Compiles C or C++ `sources` into `output`, linked against target/release/libcolorize.so
 /// (rpath set) with include/ on the include path. Panics with the compiler's output.
-pub fn compile_against_library(compiler: &str, sources: &[&std::path::Path], output: &std::path::Path, extra: &[&str]) {
+pub fn compile_against_library(
+    compiler: &str,
+    sources: &[&std::path::Path],
+    output: &std::path::Path,
+    extra: &[&str],
+) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib_dir = target_dir();
-    assert!(lib_dir.join("libcolorize.so").exists(), "{} has no libcolorize.so", lib_dir.display());
+    let lib_dir = library_dir();
+    assert!(
+        lib_dir.join("libcolorize.so").exists(),
+        "{} has no libcolorize.so",
+        lib_dir.display()
+    );
     let status = std::process::Command::new(compiler)
         .args(sources)
         .arg("-I")
