@@ -83,6 +83,11 @@ fn train_args<'a>(data: &'a str, out: &'a str, epochs: &'a str, vgg: &'a str) ->
     ]
 }
 
+fn set_batch_size<'a>(args: &mut [&'a str], value: &'a str) {
+    let i = args.iter().position(|a| *a == "--batch-size").unwrap();
+    args[i + 1] = value;
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -202,8 +207,8 @@ fn interrupt_saves_a_resumable_checkpoint() {
         "50",
         v.to_str().unwrap(),
     );
-    args.extend(["--batch-size", "2"]);
-    let mut child = Command::new(BIN)
+    set_batch_size(&mut args, "2");
+    let child = Command::new(BIN)
         .args(&args)
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -227,7 +232,7 @@ fn interrupt_saves_a_resumable_checkpoint() {
         &target,
         v.to_str().unwrap(),
     );
-    args.extend(["--batch-size", "2"]);
+    set_batch_size(&mut args, "2");
     let res = run(&args);
     assert!(res.status.success(), "{}", stderr(&res));
     assert_eq!(
@@ -270,20 +275,11 @@ fn parity(encoder: net::EncoderKind, pretrained: PathBuf, widths: Vec<i64>, outp
         .into_runnable()
         .unwrap();
     let input: Vec<f32> = Vec::try_from(&l.flatten(0, -1)).unwrap();
-    let input =
-        tract_ndarray::Array4::from_shape_vec((1, 1, h as usize, w as usize), input).unwrap();
-    let out = model.run(tvec!(input.into_tensor().into())).unwrap();
-    let got = out[0].to_array_view::<f32>().unwrap();
+    let input = tract_onnx::prelude::Tensor::from_shape(&[1, 1, h as usize, w as usize], &input).unwrap();
+    let out = model.run(tvec!(input.into_tvalue())).unwrap();
+    assert_eq!(out[0].shape(), &[1, 2, (h / output_stride) as usize, (w / output_stride) as usize]);
+    let got: Vec<f32> = out[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
     let want: Vec<f32> = Vec::try_from(&expected.flatten(0, -1)).unwrap();
-    assert_eq!(
-        got.shape(),
-        &[
-            1,
-            2,
-            (h / output_stride) as usize,
-            (w / output_stride) as usize
-        ]
-    );
     let max = got
         .iter()
         .zip(&want)
