@@ -16,10 +16,35 @@ fn c_program_exercises_the_whole_c_api() {
     std::fs::write(&broken, bytes).unwrap();
     let exe = dir.path().join("capi_test");
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/capi_test.c");
-    common::compile_against_library("cc", &[&source], &exe, &["-std=c11", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O1"]);
-    let has_default = if colorize::default_model_name().is_some() { "1" } else { "0" };
-    let out = Command::new(&exe).arg(&model).arg(&broken).arg(has_default).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    common::compile_against_library(
+        "cc",
+        &[&source],
+        &exe,
+        &[
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-pedantic",
+            "-Werror",
+            "-O1",
+        ],
+    );
+    let has_default = if colorize::default_model_name().is_some() {
+        "1"
+    } else {
+        "0"
+    };
+    let out = Command::new(&exe)
+        .arg(&model)
+        .arg(&broken)
+        .arg(has_default)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("{text}");
     assert!(out.status.success(), "capi_test failed:\n{text}");
     assert!(text.contains("all checks passed"));

@@ -34,8 +34,14 @@ fn setup() -> Setup {
 }
 
 fn run(command: &mut Command) -> String {
-    let out = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{command:?} failed:\n{text}");
     text
 }
@@ -43,13 +49,25 @@ fn run(command: &mut Command) -> String {
 /// The output is a colour image of the sample's size whose L* is the sample's.
 fn check_colourised(path: &Path) {
     let sample = image::open(example("cameraman.png")).unwrap().to_luma8();
-    let out = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+    let out = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
     assert_eq!(out.dimensions(), sample.dimensions(), "{}", path.display());
-    assert!(out.pixels().filter(|p| p[0] != p[1] || p[1] != p[2]).count() > 1000, "{} has no colour", path.display());
+    assert!(
+        out.pixels()
+            .filter(|p| p[0] != p[1] || p[1] != p[2])
+            .count()
+            > 1000,
+        "{} has no colour",
+        path.display()
+    );
     let mean_dl: f32 = out
         .pixels()
         .zip(sample.pixels())
-        .map(|(c, g)| (colorize::color::srgb8_to_lab(c.0)[0] - colorize::color::srgb8_to_lab([g[0]; 3])[0]).abs())
+        .map(|(c, g)| {
+            (colorize::color::srgb8_to_lab(c.0)[0] - colorize::color::srgb8_to_lab([g[0]; 3])[0])
+                .abs()
+        })
         .sum::<f32>()
         / (sample.width() * sample.height()) as f32;
     assert!(mean_dl < 0.5, "{}: mean |dL*| {mean_dl}", path.display());
@@ -59,12 +77,21 @@ fn check_colourised(path: &Path) {
 fn c_example_reads_pgm_writes_ppm() {
     let s = setup();
     let exe = s.dir.path().join("colorize_pgm");
-    common::compile_against_library("cc", &[&example("colorize_pgm.c")], &exe, &["-std=c11", "-Wall", "-Wextra", "-Werror"]);
+    common::compile_against_library(
+        "cc",
+        &[&example("colorize_pgm.c")],
+        &exe,
+        &["-std=c11", "-Wall", "-Wextra", "-Werror"],
+    );
     let out = s.dir.path().join("out.ppm");
     run(Command::new(&exe).arg(&s.pgm).arg(&out).arg(&s.model));
     check_colourised(&out);
     // A bad input is an error, not a crash.
-    let bad = Command::new(&exe).arg(&s.model).arg(s.dir.path().join("x.ppm")).output().unwrap();
+    let bad = Command::new(&exe)
+        .arg(&s.model)
+        .arg(s.dir.path().join("x.ppm"))
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
 
@@ -72,7 +99,12 @@ fn c_example_reads_pgm_writes_ppm() {
 fn cpp_example_runs() {
     let s = setup();
     let exe = s.dir.path().join("colorize_lab");
-    common::compile_against_library("c++", &[&example("colorize_lab.cpp")], &exe, &["-std=c++17", "-Wall", "-Werror"]);
+    common::compile_against_library(
+        "c++",
+        &[&example("colorize_lab.cpp")],
+        &exe,
+        &["-std=c++17", "-Wall", "-Werror"],
+    );
     let text = run(Command::new(&exe).arg(&s.model));
     assert!(text.contains("320x200, mean chroma"), "{text}");
     let chroma: f64 = text.trim().rsplit(' ').next().unwrap().parse().unwrap();
@@ -95,7 +127,10 @@ fn python_ctypes_example_runs() {
 
 fn imagemagick() -> Option<&'static str> {
     ["magick", "convert"].into_iter().find(|tool| {
-        Command::new(tool).arg("-version").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ImageMagick"))
+        Command::new(tool)
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ImageMagick"))
     })
 }
 
@@ -109,7 +144,12 @@ fn shell_pipeline_and_parallel_batch() {
     let script = example("pipeline.sh");
     let colorize = env!("CARGO_BIN_EXE_colorize");
     let out = s.dir.path().join("piped.png");
-    run(Command::new("sh").arg(&script).arg(example("cameraman.png")).arg(&out).arg(&s.model).env("COLORIZE", colorize));
+    run(Command::new("sh")
+        .arg(&script)
+        .arg(example("cameraman.png"))
+        .arg(&out)
+        .arg(&s.model)
+        .env("COLORIZE", colorize));
     check_colourised(&out);
 
     let photos = s.dir.path().join("photos");
@@ -118,12 +158,22 @@ fn shell_pipeline_and_parallel_batch() {
         std::fs::copy(example("cameraman.png"), photos.join(name)).unwrap();
     }
     let results = s.dir.path().join("results");
-    run(Command::new("sh").arg(&script).arg("--batch").arg(&photos).arg(&results).arg(&s.model).env("COLORIZE", colorize));
-    let mut names: Vec<String> =
-        std::fs::read_dir(&results).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    run(Command::new("sh")
+        .arg(&script)
+        .arg("--batch")
+        .arg(&photos)
+        .arg(&results)
+        .arg(&s.model)
+        .env("COLORIZE", colorize));
+    let mut names: Vec<String> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     assert_eq!(names, ["one.jpg", "three.jpg", "two words.jpg"]);
-    let img = image::open(results.join("two words.jpg")).unwrap().to_rgb8();
+    let img = image::open(results.join("two words.jpg"))
+        .unwrap()
+        .to_rgb8();
     assert_eq!(img.dimensions(), (512, 512));
 }
 
@@ -136,6 +186,9 @@ fn sample_photo_with_the_embedded_model() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cameraman-colour.png");
-    run(Command::new(env!("CARGO_BIN_EXE_colorize")).arg(example("cameraman.png")).arg("-o").arg(&out));
+    run(Command::new(env!("CARGO_BIN_EXE_colorize"))
+        .arg(example("cameraman.png"))
+        .arg("-o")
+        .arg(&out));
     check_colourised(&out);
 }

@@ -11,8 +11,9 @@ const COMMITTED: &str = include_str!("../include/colorize.h");
 
 #[test]
 fn committed_header_equals_generated_header() {
-    let generated = std::fs::read_to_string(concat!(env!("OUT_DIR"), "/colorize.h"))
-        .expect("build.rs did not generate the header (see the cbindgen warning in the build output)");
+    let generated = std::fs::read_to_string(concat!(env!("OUT_DIR"), "/colorize.h")).expect(
+        "build.rs did not generate the header (see the cbindgen warning in the build output)",
+    );
     assert!(
         generated == COMMITTED,
         "include/colorize.h is stale: run `COLORIZE_UPDATE_HEADER=1 cargo build --release` and commit it"
@@ -39,7 +40,10 @@ fn version_macros_equal_cargo_and_runtime_version() {
         macro_value("COLORIZE_VERSION_PATCH")
     );
     assert_eq!(from_macros, env!("CARGO_PKG_VERSION"));
-    assert_eq!(macro_value("COLORIZE_VERSION_STRING"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        macro_value("COLORIZE_VERSION_STRING"),
+        env!("CARGO_PKG_VERSION")
+    );
     assert_eq!(colorize::VERSION, env!("CARGO_PKG_VERSION"));
     // The C function itself is checked against the macros in tests/c/capi_test.c.
 }
@@ -49,12 +53,19 @@ fn version_macros_equal_cargo_and_runtime_version() {
 fn declared_functions() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for line in COMMITTED.lines().map(str::trim) {
-        if line.starts_with('*') || line.starts_with("/*") || line.starts_with("//") || line.starts_with('#') {
+        if line.starts_with('*')
+            || line.starts_with("/*")
+            || line.starts_with("//")
+            || line.starts_with('#')
+        {
             continue;
         }
         if let Some(open) = line.find('(') {
             let before = &line[..open];
-            let name = before.rsplit(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
+            let name = before
+                .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("");
             if name.starts_with("colorize_") {
                 names.insert(name.to_string());
             }
@@ -68,12 +79,21 @@ fn library_exports_exactly_the_declared_functions() {
     let declared = declared_functions();
     assert!(declared.len() >= 14, "{declared:?}");
     let lib = common::library_dir().join("libcolorize.so");
-    let out = std::process::Command::new("nm").args(["-D", "--defined-only"]).arg(&lib).output().expect("nm");
+    let out = std::process::Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&lib)
+        .output()
+        .expect("nm");
     let exported: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2))
         .filter(|s| s.starts_with("colorize_"))
         .map(str::to_string)
         .collect();
-    assert_eq!(exported, declared, "exports of {} vs the header", lib.display());
+    assert_eq!(
+        exported,
+        declared,
+        "exports of {} vs the header",
+        lib.display()
+    );
 }
