@@ -129,6 +129,7 @@ colorize_dialog (GimpProcedure       *procedure,
 {
   GtkWidget *dialog;
   GtkWidget *scale;
+  GtkWidget *label;
   gchar     *note;
   gboolean   ok;
 
@@ -144,12 +145,15 @@ colorize_dialog (GimpProcedure       *procedure,
   gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (scale), 0, 2048, FALSE);
 
   note = g_strdup_printf ("libcolorize %s. Keeps the lightness (L*) of every pixel and "
-                          "predicts its colour; only the selection changes. "
-                          "Model: empty = default, a name, or an .onnx file.",
+                          "predicts its colour; only the selection changes. Model: empty "
+                          "for the default, an embedded model's name, or an .onnx file.",
                           colorize_version ());
-  gimp_procedure_dialog_get_label (GIMP_PROCEDURE_DIALOG (dialog), "note", note,
-                                   FALSE, FALSE);
+  label = gimp_procedure_dialog_get_label (GIMP_PROCEDURE_DIALOG (dialog), "note", note,
+                                           FALSE, FALSE);
   g_free (note);
+  gtk_label_set_line_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 48);
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0);
 
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
                               "model", "saturation", "working-size", "note", NULL);

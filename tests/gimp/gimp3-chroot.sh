@@ -4,7 +4,9 @@
 #
 #   tests/gimp/gimp3-chroot.sh setup           create the chroot if it is missing (idempotent, cached)
 #   tests/gimp/gimp3-chroot.sh run CMD ARGS…   run CMD inside it, with /proc mounted in a private
-#                                              mount namespace (nothing leaks when it exits)
+#                                              mount namespace (nothing leaks when it exits);
+#                                              COLORIZE_CHROOT_X11=1 also shows it the host's
+#                                              X sockets (/tmp/.X11-unix), for Xvfb screenshots
 #
 # The chroot lives in $GIMP3_CHROOT (default: target/gimp3-trixie, which git ignores). A stamp
 # file marks a finished set-up, so an interrupted one is redone from scratch.
@@ -36,6 +38,11 @@ run_inside() {
         chroot_dir=$1; shift
         mount -t proc proc "$chroot_dir/proc"
         mount -t tmpfs tmpfs "$chroot_dir/dev/shm" 2>/dev/null || true
+        if [ -n "${COLORIZE_CHROOT_X11:-}" ] && [ -d /tmp/.X11-unix ]; then
+            # for screenshots: the host Xvfb'"'"'s socket, seen inside
+            mkdir -p "$chroot_dir/tmp/.X11-unix"
+            mount --bind /tmp/.X11-unix "$chroot_dir/tmp/.X11-unix"
+        fi
         exec chroot "$chroot_dir" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
     ' sh "$CHROOT" "$@"
 }
