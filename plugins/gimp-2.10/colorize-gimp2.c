@@ -218,10 +218,11 @@ colorize_drawable (gint32                image,
   GeglRectangle          area;
   gboolean               ok;
 
-  if (! gimp_item_is_layer (drawable))
+  if (! gimp_item_is_layer (drawable) || gimp_item_is_group (drawable))
     {
       g_set_error_literal (error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
-                           "Colorize works on a layer, not on a layer mask or channel.");
+                           "Colorize works on a layer, not on a layer group, "
+                           "layer mask or channel.");
       return FALSE;
     }
   if (! gimp_drawable_mask_intersect (drawable, &area.x, &area.y, &area.width, &area.height))

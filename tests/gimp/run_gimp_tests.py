@@ -19,8 +19,9 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
     band a blend of the two;
   * white points: with a model that predicts a* = b* = 0, every (grey) pixel comes back
     exactly as it went in, at 8 and 16 bits; saturation 0 gives R = G = B;
-  * errors: an unknown model and a corrupt model file give GIMP's error with the
-    plug-in's message, and no output file (GIMP exits 0 even then, so we look);
+  * errors: an unknown model, a corrupt model file and a layer mask instead of a layer
+    give GIMP's error with the plug-in's message, and no output file (GIMP exits 0 even
+    then, so we look);
   * the default model (""), if one is embedded; otherwise its clear error.
 
 GIMP exits 0 whatever happens in a batch command, so success is judged only by the
@@ -153,32 +154,37 @@ class Gimp:
                       "export": "PRECISION-U16-NON-LINEAR"}}
 
     def case_script(self, src: Path, dst: Path, model: str, saturation: float, selection,
-                    precision=None) -> str:
+                    variant=None) -> str:
         """A Script-Fu expression: open, (convert precision), (select), colorize, save,
-        close. A failing call aborts the expression, so no output file is written."""
+        close. A failing call aborts the expression, so no output file is written.
+        variant: None, a precision name (see PRECISIONS), or "layer-mask" (the plug-in is
+        handed the layer's mask instead of the layer: it must refuse)."""
         s, d = scheme_string(self.path(src)), scheme_string(self.path(dst))
-        select, back = "", ""
-        if precision is not None:
-            select += f"(gimp-image-convert-precision image {self.PRECISIONS[self.version][precision]})"
-            back = f"(gimp-image-convert-precision image {self.PRECISIONS[self.version]['export']})"
+        before, after, target = "", "", "layer"
+        if variant == "layer-mask":
+            before = "(gimp-layer-add-mask layer (car (gimp-layer-create-mask layer ADD-MASK-WHITE)))"
+            target = "(car (gimp-layer-get-mask layer))"
+        elif variant is not None:
+            before = f"(gimp-image-convert-precision image {self.PRECISIONS[self.version][variant]})"
+            after = f"(gimp-image-convert-precision image {self.PRECISIONS[self.version]['export']})"
         if selection is not None:
             x, y, w, h, feather = selection
-            select += (f"(gimp-image-select-rectangle image CHANNEL-OP-REPLACE {x} {y} {w} {h})"
-                      f"(gimp-selection-feather image {feather})")
+            before += (f"(gimp-image-select-rectangle image CHANNEL-OP-REPLACE {x} {y} {w} {h})"
+                       f"(gimp-selection-feather image {feather})")
         if self.version == 2:
             return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s} {s})))"
                     f"       (layer (car (gimp-image-get-active-layer image))))"
-                    f"  {select}"
-                    f"  (plug-in-colorize RUN-NONINTERACTIVE image layer {scheme_string(model)} {saturation!r})"
-                    f"  {back}"
+                    f"  {before}"
+                    f"  (plug-in-colorize RUN-NONINTERACTIVE image {target} {scheme_string(model)} {saturation!r})"
+                    f"  {after}"
                     f"  (gimp-file-save RUN-NONINTERACTIVE image layer {d} {d})"
                     f"  (gimp-image-delete image))")
         return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s})))"
                 f"       (layer (vector-ref (car (gimp-image-get-layers image)) 0)))"
-                f"  {select}"
-                f"  (plug-in-colorize #:run-mode RUN-NONINTERACTIVE #:image image #:drawables (vector layer)"
+                f"  {before}"
+                f"  (plug-in-colorize #:run-mode RUN-NONINTERACTIVE #:image image #:drawables (vector {target})"
                 f"                    #:model {scheme_string(model)} #:saturation {saturation!r})"
-                f"  {back}"
+                f"  {after}"
                 f"  (gimp-file-save RUN-NONINTERACTIVE image {d} -1)"
                 f"  (gimp-image-delete image))")
 
@@ -408,7 +414,7 @@ def main() -> int:
         run_cli(inputs["rgb8"], ref["default"], None)
 
     selection_rect, feather = (30, 20, 50, 35), 10
-    cases = [  # (output name, input, model, saturation, selection[, precision])
+    cases = [  # (output name, input, model, saturation, selection[, variant])
         ("gray8", inputs["gray8"], chroma_model, 1.0, None),
         ("rgb8", inputs["rgb8"], chroma_model, 1.0, None),
         ("rgba8", inputs["rgba8"], chroma_model, 1.0, None),
@@ -422,17 +428,18 @@ def main() -> int:
         ("saturation0", inputs["rgb8"], chroma_model, 0.0, None),
         ("unknown-model", inputs["rgb8"], work / "no-such-model.onnx", 1.0, None),
         ("corrupt-model", inputs["rgb8"], corrupt_model, 1.0, None),
+        ("layer-mask", inputs["rgb8"], chroma_model, 1.0, None, "layer-mask"),
         ("default-model", inputs["rgb8"], "", 1.0, None),
     ]
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
     scripts = []
-    for name, src, model, saturation, selection, *precision in cases:
+    for name, src, model, saturation, selection, *variant in cases:
         model_arg = gimp.path(model) if isinstance(model, Path) else model
-        scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection, *precision))
+        scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection, *variant))
 
     # GIMP 3 stops at the first failing batch command (2.10 goes on), so the cases that
     # must fail each get a GIMP session of their own; the others share one.
-    expected_failures = {"unknown-model", "corrupt-model"} | ({"default-model"} if not with_default else set())
+    expected_failures = {"unknown-model", "corrupt-model", "layer-mask"} | ({"default-model"} if not with_default else set())
     sessions = [[s for (name, *_), s in zip(cases, scripts) if name not in expected_failures]]
     sessions += [[s] for (name, *_), s in zip(cases, scripts) if name in expected_failures]
     log_text, elapsed = "", 0.0
@@ -464,6 +471,7 @@ def main() -> int:
     check_error(report, "unknown model is a GIMP error", outputs["unknown-model"], log_text, "Unknown model")
     check_error(report, "corrupt model is a GIMP error", outputs["corrupt-model"], log_text,
                 "Could not use the model file")
+    check_error(report, "a layer mask is refused", outputs["layer-mask"], log_text, "Colorize works on")
     if with_default:
         compare_to_reference(report, "default model (\"\") vs CLI", outputs["default-model"], ref["default"], 1)
     else:
