@@ -126,6 +126,19 @@ format_is_linear (const Babl *format)
   return strchr (model_name, '\'') == NULL && strchr (model_name, '~') == NULL;
 }
 
+/* COLORIZE_GIMP_TIMING=1 in GIMP's environment prints where the time goes (to stderr). */
+static void
+report_timing (const gchar *phase, gint64 since_us, const GeglRectangle *extent)
+{
+  static gint enabled = -1;
+
+  if (enabled < 0)
+    enabled = g_getenv ("COLORIZE_GIMP_TIMING") != NULL;
+  if (enabled)
+    g_printerr ("colorize: %s %d×%d: %.3f s\n", phase, extent->width, extent->height,
+                (g_get_monotonic_time () - since_us) / 1e6);
+}
+
 static void
 progress_update (const ColorizeProgress *progress, gdouble fraction)
 {
@@ -161,6 +174,7 @@ colorize_gimp_process_buffer (GeglBuffer              *source,
   ColorizeJob          job = { 0 };
   GThread             *thread;
   GError              *thread_error = NULL;
+  gint64               started;
 
   if (! gegl_rectangle_intersect (&area, write_area, extent))
     return TRUE; /* nothing of the drawable to change */
@@ -182,8 +196,10 @@ colorize_gimp_process_buffer (GeglBuffer              *source,
     }
 
   progress_update (progress, 0.0);
+  started = g_get_monotonic_time ();
   gegl_buffer_get (source, extent, 1.0, float_format, pixels,
                    (gint) (stride * sizeof (gfloat)), GEGL_ABYSS_NONE);
+  report_timing ("read pixels from GIMP", started, extent);
   progress_update (progress, 0.05);
 
   job.model    = model;
@@ -195,6 +211,7 @@ colorize_gimp_process_buffer (GeglBuffer              *source,
   job.channels = channels;
   job.linear   = linear;
 
+  started = g_get_monotonic_time ();
   thread = g_thread_try_new ("colorize", colorize_job_run, &job, &thread_error);
   if (thread == NULL)
     {
@@ -212,6 +229,7 @@ colorize_gimp_process_buffer (GeglBuffer              *source,
         }
       g_thread_join (thread);
     }
+  report_timing ("libcolorize", started, extent);
 
   if (job.status != COLORIZE_OK)
     {
@@ -224,11 +242,13 @@ colorize_gimp_process_buffer (GeglBuffer              *source,
     }
 
   progress_update (progress, 0.95);
+  started = g_get_monotonic_time ();
   gegl_buffer_set (destination, &area, 0, float_format,
                    pixels + (gsize) (area.y - extent->y) * stride
                           + (gsize) (area.x - extent->x) * channels,
                    (gint) (stride * sizeof (gfloat)));
   gegl_buffer_flush (destination);
+  report_timing ("write pixels to GIMP", started, &area);
   progress_update (progress, 1.0);
 
   g_free (pixels);
