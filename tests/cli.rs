@@ -279,6 +279,8 @@ fn usage_errors_exit_2() {
     for args in [
         vec!["a.png"],
         vec!["a.png", "-o", "b.png", "--saturation", "x"],
+        vec!["a.png", "-o", "b.png", "--saturation", "-1"],
+        vec!["a.png", "-o", "b.png", "--tile-size", "3"],
         vec!["a.png", "-o", "b.png", "--resize", "0x5"],
         vec!["a.png", "a.png", "-o", "-"],
         vec!["--no-such-flag"],

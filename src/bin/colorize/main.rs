@@ -148,6 +148,30 @@ fn main() -> ExitCode {
             };
         }
     };
+    if !cli.saturation.is_finite() || cli.saturation < 0.0 {
+        eprintln!("colorize: --saturation must be a number >= 0 (1 = as predicted)");
+        return ExitCode::from(2);
+    }
+    if let Some(t) = cli
+        .tile_size
+        .filter(|t| !(16..=colorize::MAX_NETWORK_SIDE as u32).contains(t))
+    {
+        eprintln!(
+            "colorize: --tile-size {t} must be from 16 to {}",
+            colorize::MAX_NETWORK_SIDE
+        );
+        return ExitCode::from(2);
+    }
+    if let Some(s) = cli
+        .size
+        .filter(|s| !(1..=colorize::MAX_NETWORK_SIDE as u32).contains(s))
+    {
+        eprintln!(
+            "colorize: --size {s} must be from 1 to {}",
+            colorize::MAX_NETWORK_SIDE
+        );
+        return ExitCode::from(2);
+    }
     if cli.list_models {
         let default = colorize::default_model_name();
         for name in colorize::available_models() {
