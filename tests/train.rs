@@ -275,10 +275,24 @@ fn parity(encoder: net::EncoderKind, pretrained: PathBuf, widths: Vec<i64>, outp
         .into_runnable()
         .unwrap();
     let input: Vec<f32> = Vec::try_from(&l.flatten(0, -1)).unwrap();
-    let input = tract_onnx::prelude::Tensor::from_shape(&[1, 1, h as usize, w as usize], &input).unwrap();
+    let input =
+        tract_onnx::prelude::Tensor::from_shape(&[1, 1, h as usize, w as usize], &input).unwrap();
     let out = model.run(tvec!(input.into_tvalue())).unwrap();
-    assert_eq!(out[0].shape(), &[1, 2, (h / output_stride) as usize, (w / output_stride) as usize]);
-    let got: Vec<f32> = out[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+    assert_eq!(
+        out[0].shape(),
+        &[
+            1,
+            2,
+            (h / output_stride) as usize,
+            (w / output_stride) as usize
+        ]
+    );
+    let got: Vec<f32> = out[0]
+        .try_as_plain_ram()
+        .unwrap()
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec();
     let want: Vec<f32> = Vec::try_from(&expected.flatten(0, -1)).unwrap();
     let max = got
         .iter()

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use colorize::train::{self, checkpoint, trainer};
 
 #[derive(Parser)]
-#[command(name = "colorize-train", version, about = "Train colorization models (L* -> a*b*) and export them to ONNX")]
+#[command(
+    name = "colorize-train",
+    version,
+    about = "Train colorization models (L* -> a*b*) and export them to ONNX"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,11 +47,25 @@ enum Command {
         /// Category recorded in the metadata (e.g. landscape).
         #[arg(long, default_value = "landscape")]
         category: String,
+        /// Validation photos (folder): PSNR, AuC and colourfulness ratio go into the metadata.
+        #[arg(long)]
+        val: Option<PathBuf>,
+        /// Validation photos used (first N, sorted by path).
+        #[arg(long, default_value_t = 200)]
+        val_limit: usize,
     },
 }
 
-fn export(run: &PathBuf, output: &PathBuf, name: &str, category: &str) -> Result<()> {
-    let loaded = checkpoint::load(run)?.with_context(|| format!("no checkpoint in {}", run.display()))?;
+fn export(
+    run: &PathBuf,
+    output: &PathBuf,
+    name: &str,
+    category: &str,
+    val: Option<&PathBuf>,
+    val_limit: usize,
+) -> Result<()> {
+    let loaded =
+        checkpoint::load(run)?.with_context(|| format!("no checkpoint in {}", run.display()))?;
     let state = &loaded.state;
     let net = trainer::network_for(&state.config, None, tch::Device::Cpu)?;
     net.load_named(&loaded.params())?;
@@ -56,38 +74,80 @@ fn export(run: &PathBuf, output: &PathBuf, name: &str, category: &str) -> Result
     meta.insert("colorize.name".to_string(), name.to_string());
     meta.insert("colorize.category".to_string(), category.to_string());
     meta.insert("colorize.loss".to_string(), state.config.loss.clone());
-    meta.insert("colorize.train_size".to_string(), state.config.crop.to_string());
+    meta.insert(
+        "colorize.train_size".to_string(),
+        state.config.crop.to_string(),
+    );
     meta.insert("colorize.dataset".to_string(), state.dataset.clone());
     meta.insert("colorize.epochs".to_string(), state.epoch.to_string());
     meta.insert("colorize.seed".to_string(), state.seed.to_string());
-    meta.insert("colorize.widths".to_string(), format!("{:?}", state.config.widths));
-    meta.insert("colorize.global_context".to_string(), state.config.global_context.to_string());
+    meta.insert(
+        "colorize.widths".to_string(),
+        format!("{:?}", state.config.widths),
+    );
+    meta.insert(
+        "colorize.global_context".to_string(),
+        state.config.global_context.to_string(),
+    );
     if let Some(r) = last {
-        meta.insert("colorize.val_loss".to_string(), format!("{:.6}", r.val_loss));
+        meta.insert(
+            "colorize.val_loss".to_string(),
+            format!("{:.6}", r.val_loss),
+        );
         meta.insert("colorize.val_l2".to_string(), format!("{:.6}", r.val_l2));
     }
-    let bytes = train::export::to_onnx(&net, &meta);
+    let mut bytes = train::export::to_onnx(&net, &meta);
+    if let Some(val) = val {
+        let photos: Vec<PathBuf> = train::data::list_images(val, None)?
+            .into_iter()
+            .take(val_limit)
+            .collect();
+        let scores = train::export::validation_metrics(&bytes, &photos)?;
+        eprintln!("validation on {} photos: {scores:?}", photos.len());
+        meta.extend(scores);
+        bytes = train::export::to_onnx(&net, &meta);
+    }
     let tmp = output.with_extension("onnx.tmp");
     std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;
-    println!("{} ({} bytes, {} epochs, loss {})", output.display(), bytes.len(), state.epoch, state.config.loss);
+    println!(
+        "{} ({} bytes, {} epochs, loss {})",
+        output.display(),
+        bytes.len(),
+        state.epoch,
+        state.config.loss
+    );
     Ok(())
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Prepare { src, dst, size, min_colourfulness } => {
+        Command::Prepare {
+            src,
+            dst,
+            size,
+            min_colourfulness,
+        } => {
             let r = train::prepare::prepare(&src, &dst, size, min_colourfulness)?;
             println!("{} written, {} already there, {} near-grey (colourfulness < {min_colourfulness}; training skips them)", r.written, r.skipped, r.near_grey);
         }
         Command::Train(args) => match trainer::train(&args)? {
-            trainer::Outcome::Finished { epochs } => println!("done: {epochs} epochs in {}", args.out.display()),
+            trainer::Outcome::Finished { epochs } => {
+                println!("done: {epochs} epochs in {}", args.out.display())
+            }
             trainer::Outcome::Interrupted { epoch, batch } => {
                 eprintln!("interrupted: checkpoint saved at epoch {epoch} batch {batch}; run the same command to resume");
                 return Ok(ExitCode::from(130));
             }
         },
-        Command::Export { run, output, name, category } => export(&run, &output, &name, &category)?,
+        Command::Export {
+            run,
+            output,
+            name,
+            category,
+            val,
+            val_limit,
+        } => export(&run, &output, &name, &category, val.as_ref(), val_limit)?,
     }
     Ok(ExitCode::SUCCESS)
 }

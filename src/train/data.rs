@@ -76,23 +76,9 @@ fn has_image_extension(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Hasler & Süsstrunk's M3 colourfulness of an 8-bit sRGB image.
+/// Hasler & Süsstrunk's M3 colourfulness (the same measure `colorize eval` reports).
 pub fn colourfulness(image: &RgbImage) -> f64 {
-    let n = (image.width() * image.height()).max(1) as f64;
-    let (mut s_rg, mut s_yb, mut q_rg, mut q_yb) = (0.0, 0.0, 0.0, 0.0);
-    for p in image.pixels() {
-        let [r, g, b] = p.0.map(f64::from);
-        let rg = r - g;
-        let yb = 0.5 * (r + g) - b;
-        s_rg += rg;
-        s_yb += yb;
-        q_rg += rg * rg;
-        q_yb += yb * yb;
-    }
-    let (m_rg, m_yb) = (s_rg / n, s_yb / n);
-    let var_rg = (q_rg / n - m_rg * m_rg).max(0.0);
-    let var_yb = (q_yb / n - m_yb * m_yb).max(0.0);
-    (var_rg + var_yb).sqrt() + 0.3 * (m_rg * m_rg + m_yb * m_yb).sqrt()
+    crate::metrics::colourfulness_rgb8(image.as_raw()).unwrap_or(0.0)
 }
 
 /// Decoded training images, all at least `min_side` on each side.

@@ -133,3 +133,50 @@ pub fn to_onnx(net: &Network, metadata: &BTreeMap<String, String>) -> Vec<u8> {
     }
     g.to_bytes()
 }
+
+/// Scores of an exported model on validation photos, through the library itself (the
+/// same engine and metrics as `colorize eval`): recorded in the model's metadata.
+pub fn validation_metrics(
+    onnx: &[u8],
+    photos: &[std::path::PathBuf],
+) -> anyhow::Result<BTreeMap<String, String>> {
+    use crate::metrics::{grayscale_baseline_rgb8, score_rgb8, ScoreSummary};
+    let model = crate::Model::from_bytes(onnx, "exported model")?;
+    let (mut summary, mut baseline) = (ScoreSummary::new(), ScoreSummary::new());
+    for path in photos {
+        let truth = image::open(path)?.to_rgb8();
+        let (w, h) = (truth.width() as usize, truth.height() as usize);
+        let grey = grayscale_baseline_rgb8(truth.as_raw())?;
+        let mut output = grey.clone();
+        crate::colorize_rgb8(
+            &model,
+            &crate::Options::default(),
+            &mut output,
+            w,
+            h,
+            w * 3,
+            3,
+        )?;
+        summary.add(&score_rgb8(truth.as_raw(), &output)?);
+        baseline.add(&score_rgb8(truth.as_raw(), &grey)?);
+    }
+    let mut meta = BTreeMap::new();
+    meta.insert("colorize.val_images".into(), summary.images().to_string());
+    meta.insert(
+        "colorize.val_psnr_db".into(),
+        format!("{:.2}", summary.psnr_db()),
+    );
+    meta.insert(
+        "colorize.val_baseline_psnr_db".into(),
+        format!("{:.2}", baseline.psnr_db()),
+    );
+    meta.insert(
+        "colorize.val_ab_auc".into(),
+        format!("{:.4}", summary.ab_auc()),
+    );
+    meta.insert(
+        "colorize.val_colourfulness_ratio".into(),
+        format!("{:.3}", summary.colourfulness_ratio()),
+    );
+    Ok(meta)
+}
