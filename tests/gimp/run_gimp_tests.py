@@ -22,7 +22,8 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
   * errors: an unknown model, a corrupt model file and a layer mask instead of a layer
     give GIMP's error with the plug-in's message, and no output file (GIMP exits 0 even
     then, so we look);
-  * the default model (""), if one is embedded; otherwise its clear error.
+  * the default model (""), if one is embedded; otherwise its clear error;
+  * GIMP 3: two selected layers are both colorized by one call.
 
 GIMP exits 0 whatever happens in a batch command, so success is judged only by the
 output files and the log; GIMP always runs under `timeout`.
@@ -186,6 +187,21 @@ class Gimp:
                 f"                    #:model {scheme_string(model)} #:saturation {saturation!r})"
                 f"  {after}"
                 f"  (gimp-file-save RUN-NONINTERACTIVE image {d} -1)"
+                f"  (gimp-image-delete image))")
+
+    def two_layers_script(self, src: Path, top_out: Path, bottom_out: Path, model: str) -> str:
+        """GIMP 3 only: a copy of the layer on top, both selected and colorized in one call;
+        saved once as is (the top layer shows) and once with the top hidden (the bottom shows)."""
+        s, t, b = (scheme_string(self.path(x)) for x in (src, top_out, bottom_out))
+        return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s})))"
+                f"       (layer (vector-ref (car (gimp-image-get-layers image)) 0))"
+                f"       (top (car (gimp-layer-copy layer))))"
+                f"  (gimp-image-insert-layer image top 0 0)"
+                f"  (plug-in-colorize #:run-mode RUN-NONINTERACTIVE #:image image #:drawables (vector layer top)"
+                f"                    #:model {scheme_string(model)} #:saturation 1.0)"
+                f"  (gimp-file-save RUN-NONINTERACTIVE image {t} -1)"
+                f"  (gimp-item-set-visible top FALSE)"
+                f"  (gimp-file-save RUN-NONINTERACTIVE image {b} -1)"
                 f"  (gimp-image-delete image))")
 
     def environment(self) -> dict:
@@ -437,6 +453,13 @@ def main() -> int:
         model_arg = gimp.path(model) if isinstance(model, Path) else model
         scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection, *variant))
 
+    if args.gimp == 3:  # several selected layers: only GIMP 3 hands a plug-in more than one
+        outputs["two-layers-top"] = work / "gimp-two-layers-top.png"
+        outputs["two-layers-bottom"] = work / "gimp-two-layers-bottom.png"
+        scripts.append(gimp.two_layers_script(inputs["gray8"], outputs["two-layers-top"],
+                                              outputs["two-layers-bottom"], gimp.path(chroma_model)))
+        cases.append(("two-layers", None, None, None, None))
+
     # GIMP 3 stops at the first failing batch command (2.10 goes on), so the cases that
     # must fail each get a GIMP session of their own; the others share one.
     expected_failures = {"unknown-model", "corrupt-model", "layer-mask"} | ({"default-model"} if not with_default else set())
@@ -464,6 +487,10 @@ def main() -> int:
                          expect_depth=16)
     compare_to_reference(report, "16-bit half perceptual vs CLI 16-bit", outputs["half-perceptual"], ref["gray16"],
                          64, expect_depth=16)
+    if args.gimp == 3:
+        compare_to_reference(report, "two selected layers: top vs CLI", outputs["two-layers-top"], ref["gray8"], 1)
+        compare_to_reference(report, "two selected layers: bottom vs CLI", outputs["two-layers-bottom"],
+                             ref["gray8"], 1)
     check_selection(report, outputs["selection"], inputs["rgb8"], ref["rgb8"], selection_rect, feather)
     check_unchanged(report, "grey stays grey, 8-bit (zero-chroma model)", outputs["zero8"], inputs["rgb8"], 0, 8)
     check_unchanged(report, "grey stays grey, 16-bit (zero-chroma model)", outputs["zero16"], inputs["gray16"], 2, 16)
