@@ -22,7 +22,8 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
   * errors: an unknown model, a corrupt model file and a layer mask instead of a layer
     give GIMP's error with the plug-in's message, and no output file (GIMP exits 0 even
     then, so we look);
-  * the default model (""), if one is embedded; otherwise its clear error;
+  * the default model (""), if one is embedded, otherwise its clear error; an embedded
+    model by name, if there is one;
   * GIMP 3: two selected layers are both colorized by one call.
 
 GIMP exits 0 whatever happens in a batch command, so success is judged only by the
@@ -276,7 +277,10 @@ def load_pair(out: Path, ref: Path):
 
 
 def compare_to_reference(report: Report, name: str, out: Path, ref: Path, tolerance: int,
-                         mask=None, expect_depth: int = 8, colour_only_where_opaque=False) -> None:
+                         mask=None, expect_depth: int = 8, colour_only_where_opaque=False,
+                         require_colour=True) -> None:
+    """GIMP's output equals the CLI's within `tolerance`; with require_colour the CLI's
+    result must also be visibly coloured, so that the comparison is not grey vs grey."""
     if not out.exists():
         report.check(name, False, f"GIMP wrote no {out.name} (see the GIMP log)")
         return
@@ -293,7 +297,7 @@ def compare_to_reference(report: Report, name: str, out: Path, ref: Path, tolera
     diff = np.abs(a[:, :, :3] - b[:, :, :3])[select]
     worst = int(diff.max()) if diff.size else 0
     chroma = np.abs(b[:, :, 0] - b[:, :, 1])[select].max() + np.abs(b[:, :, 1] - b[:, :, 2])[select].max()
-    coloured = chroma > (4 if expect_depth == 8 else 1000)
+    coloured = chroma > (4 if expect_depth == 8 else 1000) or not require_colour
     report.check(name, worst <= tolerance and coloured,
                  f"max |GIMP − CLI| = {worst} (tolerance {tolerance} of {2 ** expect_depth - 1}), "
                  f"{int(select.sum())} px, mean {diff.mean():.3f}" + ("" if coloured else ", but the CLI result is not coloured"))
@@ -373,7 +377,13 @@ def check_error(report: Report, name: str, out: Path, log_text: str, expected: s
 
 
 def default_model_embedded() -> bool:
-    return (ROOT / "src" / "models" / "DEFAULT").is_file()
+    """build.rs embeds src/models/*.onnx and names the default in src/models/DEFAULT."""
+    default = ROOT / "src" / "models" / "DEFAULT"
+    return default.is_file() and (ROOT / "src" / "models" / f"{default.read_text().strip()}.onnx").is_file()
+
+
+def embedded_model_names() -> list:
+    return sorted(path.stem for path in (ROOT / "src" / "models").glob("*.onnx"))
 
 
 def main() -> int:
@@ -428,6 +438,10 @@ def main() -> int:
     if with_default:
         ref["default"] = work / "cli-default.png"
         run_cli(inputs["rgb8"], ref["default"], None)
+    named = embedded_model_names()[:1]  # one embedded model by name, if there is any
+    for name in named:
+        ref["named"] = work / "cli-named.png"
+        run_cli(inputs["rgb8"], ref["named"], name)
 
     selection_rect, feather = (30, 20, 50, 35), 10
     cases = [  # (output name, input, model, saturation, selection[, variant])
@@ -446,7 +460,7 @@ def main() -> int:
         ("corrupt-model", inputs["rgb8"], corrupt_model, 1.0, None),
         ("layer-mask", inputs["rgb8"], chroma_model, 1.0, None, "layer-mask"),
         ("default-model", inputs["rgb8"], "", 1.0, None),
-    ]
+    ] + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named]
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
     scripts = []
     for name, src, model, saturation, selection, *variant in cases:
@@ -500,10 +514,16 @@ def main() -> int:
                 "Could not use the model file")
     check_error(report, "a layer mask is refused", outputs["layer-mask"], log_text, "Colorize works on")
     if with_default:
-        compare_to_reference(report, "default model (\"\") vs CLI", outputs["default-model"], ref["default"], 1)
+        compare_to_reference(report, "default model (\"\") vs CLI", outputs["default-model"], ref["default"], 1,
+                             require_colour=False)
     else:
         check_error(report, "no embedded default model: clear error", outputs["default-model"], log_text,
                     "No default model is available")
+    for name in named:
+        compare_to_reference(report, f"embedded model \"{name}\" by name vs CLI", outputs["named-model"],
+                             ref["named"], 1, require_colour=False)
+    if not named:
+        print("  (no embedded models in src/models: the by-name case is skipped)")
 
     crashed = [line for line in log_text.splitlines()
                if "terminated" in line or "crashed" in line.lower() or "wire_read" in line and "colorize" in line]
