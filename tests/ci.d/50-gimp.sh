@@ -14,10 +14,11 @@ say() { echo "50-gimp: $*"; }
 export DEBIAN_FRONTEND=noninteractive
 
 # ---- what the host needs ----------------------------------------------------------------
-if ! dpkg -s gimp libgimp2.0-dev debootstrap make gcc pkg-config >/dev/null 2>&1; then
-    say "installing gimp libgimp2.0-dev debootstrap (apt)"
+HOST_PACKAGES="gimp libgimp2.0-dev debootstrap make gcc pkg-config xvfb xdotool x11-apps dbus"
+if ! dpkg -s $HOST_PACKAGES >/dev/null 2>&1; then
+    say "installing $HOST_PACKAGES (apt; the last four only to open the dialogs under Xvfb)"
     apt-get update -q
-    apt-get install -y -q gimp libgimp2.0-dev debootstrap make gcc pkg-config
+    apt-get install -y -q $HOST_PACKAGES
 fi
 
 VENV=$ROOT/target/gimp-test-venv
@@ -47,6 +48,13 @@ WORK2=/tmp/colorize-gimp2-test
 PROFILE2=$("$PYTHON" tests/gimp/run_gimp_tests.py --gimp 2 --work "$WORK2" --prepare-only)
 make -s -C plugins/gimp-2.10 install GIMP2_DIRECTORY="$PROFILE2"
 "$PYTHON" tests/gimp/run_gimp_tests.py --gimp 2 --work "$WORK2" --run-only || status=1
+# The interactive path: the dialog must open (GIMP's GUI on Xvfb); the window is grabbed.
+if GIMP2_DIRECTORY="$PROFILE2" "$PYTHON" tests/gimp/screenshot_dialog.py /tmp/colorize-gimp2-dialog.png \
+        --image "$WORK2/rgb8.png"; then
+    say "PASS  GIMP 2.10 dialog opens under Xvfb"
+else
+    say "FAIL  GIMP 2.10 dialog did not open"; status=1
+fi
 
 # ---- GIMP 3 in a Debian 13 chroot --------------------------------------------------------
 if [ "${COLORIZE_SKIP_GIMP3:-0}" = 1 ]; then
@@ -71,6 +79,12 @@ WORK3=$CHROOT/tmp/colorize-gimp3-test
 "$PYTHON" tests/gimp/run_gimp_tests.py --gimp 3 --chroot "$CHROOT" --work "$WORK3" --prepare-only >/dev/null
 "$CHROOT_SH" run make -s -C /tmp/colorize-src/plugins/gimp-3 install GIMP3_DIRECTORY=/tmp/colorize-gimp3-test/gimp
 "$PYTHON" tests/gimp/run_gimp_tests.py --gimp 3 --chroot "$CHROOT" --work "$WORK3" --run-only || status=1
+if GIMP3_DIRECTORY="$WORK3/gimp" "$PYTHON" tests/gimp/screenshot_dialog.py /tmp/colorize-gimp3-dialog.png \
+        --gimp 3 --chroot "$CHROOT" --image /tmp/colorize-gimp3-test/rgb8.png; then
+    say "PASS  GIMP 3 dialog opens under Xvfb"
+else
+    say "FAIL  GIMP 3 dialog did not open"; status=1
+fi
 
 if [ $status = 0 ]; then say "all GIMP checks passed"; else say "GIMP checks FAILED"; fi
 exit $status
