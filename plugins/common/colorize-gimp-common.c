@@ -154,13 +154,12 @@ progress_pulse (const ColorizeProgress *progress)
 }
 
 gboolean
-colorize_gimp_process_buffer (GeglBuffer              *source,
-                              GeglBuffer              *destination,
-                              const GeglRectangle     *write_area,
-                              const colorize_model    *model,
-                              const colorize_options  *options,
-                              const ColorizeProgress  *progress,
-                              GError                 **error)
+colorize_gimp_compute (GeglBuffer              *source,
+                       const colorize_model    *model,
+                       const colorize_options  *options,
+                       const ColorizeProgress  *progress,
+                       ColorizeResult          *result,
+                       GError                 **error)
 {
   const GeglRectangle *extent = gegl_buffer_get_extent (source);
   const Babl          *source_format = gegl_buffer_get_format (source);
@@ -168,7 +167,6 @@ colorize_gimp_process_buffer (GeglBuffer              *source,
   const gboolean       linear = format_is_linear (source_format);
   const gsize          channels = has_alpha ? 4 : 3;
   const Babl          *float_format;
-  GeglRectangle        area;
   gsize                stride;
   gfloat              *pixels;
   ColorizeJob          job = { 0 };
@@ -176,9 +174,7 @@ colorize_gimp_process_buffer (GeglBuffer              *source,
   GError              *thread_error = NULL;
   gint64               started;
 
-  if (! gegl_rectangle_intersect (&area, write_area, extent))
-    return TRUE; /* nothing of the drawable to change */
-
+  memset (result, 0, sizeof (*result));
   if (linear)
     float_format = babl_format (has_alpha ? "RGBA float" : "RGB float");
   else
@@ -240,17 +236,42 @@ colorize_gimp_process_buffer (GeglBuffer              *source,
       g_free (pixels);
       return FALSE;
     }
+  progress_update (progress, 0.9);
 
-  progress_update (progress, 0.95);
+  result->pixels   = pixels;
+  result->format   = float_format;
+  result->extent   = *extent;
+  result->stride   = stride;
+  result->channels = channels;
+  return TRUE;
+}
+
+void
+colorize_gimp_write (const ColorizeResult   *result,
+                     GeglBuffer             *destination,
+                     const GeglRectangle    *write_area,
+                     const ColorizeProgress *progress)
+{
+  GeglRectangle area;
+  gint64        started;
+
+  if (result->pixels == NULL ||
+      ! gegl_rectangle_intersect (&area, write_area, &result->extent))
+    return; /* nothing of the layer to change */
+
   started = g_get_monotonic_time ();
-  gegl_buffer_set (destination, &area, 0, float_format,
-                   pixels + (gsize) (area.y - extent->y) * stride
-                          + (gsize) (area.x - extent->x) * channels,
-                   (gint) (stride * sizeof (gfloat)));
+  gegl_buffer_set (destination, &area, 0, result->format,
+                   result->pixels
+                     + (gsize) (area.y - result->extent.y) * result->stride
+                     + (gsize) (area.x - result->extent.x) * result->channels,
+                   (gint) (result->stride * sizeof (gfloat)));
   gegl_buffer_flush (destination);
   report_timing ("write pixels to GIMP", started, &area);
   progress_update (progress, 1.0);
+}
 
-  g_free (pixels);
-  return TRUE;
+void
+colorize_gimp_result_clear (ColorizeResult *result)
+{
+  g_clear_pointer (&result->pixels, g_free);
 }

@@ -37,21 +37,38 @@ typedef struct
 colorize_model *colorize_gimp_load_model (const gchar  *spec,
                                           GError      **error);
 
-/* Colorizes `source` into `destination` (normally the drawable's shadow buffer).
- *
- * The network sees the whole extent of `source` (colour depends on the whole picture,
- * and this makes a selection's inside equal to what the whole image would get), but
- * only `write_area` is written to `destination`; GIMP's merge_shadow then blends it
- * through the selection mask, which is how feathering is honoured. Alpha is copied
- * unchanged. Runs the library call on a worker thread and pulses `progress` while it
- * works. Returns FALSE with `error` set on failure; `destination` is then untouched. */
-gboolean colorize_gimp_process_buffer (GeglBuffer              *source,
-                                       GeglBuffer              *destination,
-                                       const GeglRectangle     *write_area,
-                                       const colorize_model    *model,
-                                       const colorize_options  *options,
-                                       const ColorizeProgress  *progress,
-                                       GError                 **error);
+/* A colorized copy of a whole layer, as float sRGB(A), waiting to be written back. */
+typedef struct
+{
+  gfloat        *pixels;   /* owned; g_free'd by colorize_gimp_result_clear() */
+  const Babl    *format;   /* the babl float format of `pixels` */
+  GeglRectangle  extent;   /* the layer's extent the pixels cover */
+  gsize          stride;   /* floats per row */
+  gsize          channels; /* 3, or 4 with alpha (copied unchanged) */
+} ColorizeResult;
+
+/* Step 1: reads the whole of `source` (any mode — RGB, GRAY, INDEXED —, any precision)
+ * as float sRGB through babl and colorizes it with the library on a worker thread,
+ * pulsing `progress` while it works. Changes nothing in GIMP, so a failure (FALSE,
+ * `error` set) leaves the image as it was. The network sees the whole layer: colour
+ * depends on the whole picture, and the inside of a selection then gets exactly what
+ * the whole image would. */
+gboolean colorize_gimp_compute (GeglBuffer              *source,
+                                const colorize_model    *model,
+                                const colorize_options  *options,
+                                const ColorizeProgress  *progress,
+                                ColorizeResult          *result,
+                                GError                 **error);
+
+/* Step 2: writes `write_area` of the result into `destination` (the drawable's shadow
+ * buffer, after any conversion to RGB); GIMP's merge_shadow then blends it in through
+ * the selection mask, which is how feathering is honoured. */
+void     colorize_gimp_write   (const ColorizeResult    *result,
+                                GeglBuffer              *destination,
+                                const GeglRectangle     *write_area,
+                                const ColorizeProgress  *progress);
+
+void     colorize_gimp_result_clear (ColorizeResult *result);
 
 /* The names offered in the dialogs' model lists. NULL-terminated, static. */
 const gchar * const *colorize_gimp_model_names (void);

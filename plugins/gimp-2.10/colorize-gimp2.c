@@ -213,8 +213,8 @@ colorize_drawable (gint32                image,
   const ColorizeProgress progress = { progress_update, progress_pulse, NULL };
   colorize_options       options = colorize_options_default ();
   colorize_model        *model;
-  GeglBuffer            *source;
-  GeglBuffer            *shadow;
+  ColorizeResult         result;
+  GeglBuffer            *buffer;
   GeglRectangle          area;
   gboolean               ok;
 
@@ -231,33 +231,34 @@ colorize_drawable (gint32                image,
   model = colorize_gimp_load_model (values->model, error);
   if (model == NULL)
     return FALSE;
-
   options.saturation   = (float) values->saturation;
   options.working_size = (uint32_t) MAX (values->working_size, 0);
 
   gimp_progress_init ("Colorizing");
+
+  /* Everything that can fail happens before the image is touched. */
+  buffer = gimp_drawable_get_buffer (drawable);
+  ok = colorize_gimp_compute (buffer, model, &options, &progress, &result, error);
+  g_object_unref (buffer);
+  colorize_model_free (model);
+  if (! ok)
+    return FALSE;
 
   /* One undo step for the conversion to RGB and the new colour. */
   gimp_image_undo_group_start (image);
   if (gimp_image_base_type (image) != GIMP_RGB)
     gimp_image_convert_rgb (image); /* layer IDs survive the conversion */
 
-  source = gimp_drawable_get_buffer (drawable);
-  shadow = gimp_drawable_get_shadow_buffer (drawable);
-  ok = colorize_gimp_process_buffer (source, shadow, &area, model, &options,
-                                     &progress, error);
-  g_object_unref (shadow);
-  g_object_unref (source);
+  buffer = gimp_drawable_get_shadow_buffer (drawable);
+  colorize_gimp_write (&result, buffer, &area, &progress);
+  g_object_unref (buffer);
+  colorize_gimp_result_clear (&result);
 
-  if (ok)
-    {
-      /* Blends the shadow into the layer through the selection mask (feathering). */
-      gimp_drawable_merge_shadow (drawable, TRUE);
-      gimp_drawable_update (drawable, area.x, area.y, area.width, area.height);
-    }
+  /* Blends the shadow into the layer through the selection mask (feathering). */
+  gimp_drawable_merge_shadow (drawable, TRUE);
+  gimp_drawable_update (drawable, area.x, area.y, area.width, area.height);
   gimp_image_undo_group_end (image);
-  colorize_model_free (model);
-  return ok;
+  return TRUE;
 }
 
 static void

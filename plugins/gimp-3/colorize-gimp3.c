@@ -177,37 +177,6 @@ progress_pulse (gpointer data)
   gimp_progress_pulse ();
 }
 
-static gboolean
-colorize_drawable (GimpDrawable            *drawable,
-                   const colorize_model    *model,
-                   const colorize_options  *options,
-                   GError                 **error)
-{
-  const ColorizeProgress progress = { progress_update, progress_pulse, NULL };
-  GeglBuffer            *source;
-  GeglBuffer            *shadow;
-  GeglRectangle          area;
-  gboolean               ok;
-
-  if (! gimp_drawable_mask_intersect (drawable, &area.x, &area.y, &area.width, &area.height))
-    return TRUE; /* the selection misses this layer: nothing to do */
-
-  source = gimp_drawable_get_buffer (drawable);
-  shadow = gimp_drawable_get_shadow_buffer (drawable);
-  ok = colorize_gimp_process_buffer (source, shadow, &area, model, options,
-                                     &progress, error);
-  g_object_unref (shadow);
-  g_object_unref (source);
-
-  if (ok)
-    {
-      /* Blends the shadow into the layer through the selection mask (feathering). */
-      gimp_drawable_merge_shadow (drawable, TRUE);
-      gimp_drawable_update (drawable, area.x, area.y, area.width, area.height);
-    }
-  return ok;
-}
-
 static GimpValueArray *
 colorize_run (GimpProcedure        *procedure,
               GimpRunMode           run_mode,
@@ -222,7 +191,11 @@ colorize_run (GimpProcedure        *procedure,
   gchar            *model_spec = NULL;
   gdouble           saturation = 1.0;
   gint              working_size = 0;
+  const ColorizeProgress progress = { progress_update, progress_pulse, NULL };
+  ColorizeResult   *results;
+  GeglRectangle    *areas;
   gboolean          ok = TRUE;
+  gint              n_drawables;
   gint              i;
 
   if (drawables == NULL || drawables[0] == NULL)
@@ -259,15 +232,47 @@ colorize_run (GimpProcedure        *procedure,
 
   gimp_progress_init ("Colorizing");
 
-  /* One undo step for the conversion to RGB and the new colour of every layer. */
-  gimp_image_undo_group_start (image);
-  if (gimp_image_get_base_type (image) != GIMP_RGB)
-    gimp_image_convert_rgb (image); /* the layer objects survive the conversion */
-  for (i = 0; ok && drawables[i] != NULL; i++)
-    ok = colorize_drawable (drawables[i], model, &options, &error);
-  gimp_image_undo_group_end (image);
+  /* Everything that can fail happens before the image is touched: every layer the
+   * selection reaches is colorized first, then written back in one undo step. */
+  n_drawables = 0;
+  while (drawables[n_drawables] != NULL)
+    n_drawables++;
+  results = g_new0 (ColorizeResult, n_drawables);
+  areas   = g_new0 (GeglRectangle, n_drawables);
+  for (i = 0; ok && i < n_drawables; i++)
+    if (gimp_drawable_mask_intersect (drawables[i], &areas[i].x, &areas[i].y,
+                                      &areas[i].width, &areas[i].height))
+      {
+        GeglBuffer *buffer = gimp_drawable_get_buffer (drawables[i]);
 
+        ok = colorize_gimp_compute (buffer, model, &options, &progress, &results[i], &error);
+        g_object_unref (buffer);
+      }
   colorize_model_free (model);
+
+  if (ok)
+    {
+      gimp_image_undo_group_start (image);
+      if (gimp_image_get_base_type (image) != GIMP_RGB)
+        gimp_image_convert_rgb (image); /* the layer objects survive the conversion */
+      for (i = 0; i < n_drawables; i++)
+        if (results[i].pixels != NULL)
+          {
+            GeglBuffer *shadow = gimp_drawable_get_shadow_buffer (drawables[i]);
+
+            colorize_gimp_write (&results[i], shadow, &areas[i], &progress);
+            g_object_unref (shadow);
+            /* Blends the shadow in through the selection mask (feathering). */
+            gimp_drawable_merge_shadow (drawables[i], TRUE);
+            gimp_drawable_update (drawables[i], areas[i].x, areas[i].y,
+                                  areas[i].width, areas[i].height);
+          }
+      gimp_image_undo_group_end (image);
+    }
+  for (i = 0; i < n_drawables; i++)
+    colorize_gimp_result_clear (&results[i]);
+  g_free (results);
+  g_free (areas);
 
   if (! ok)
     return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);

@@ -21,7 +21,8 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
     exactly as it went in, at 8 and 16 bits; saturation 0 gives R = G = B;
   * errors: an unknown model, a corrupt model file and a layer mask instead of a layer
     give GIMP's error with the plug-in's message, and no output file (GIMP exits 0 even
-    then, so we look);
+    then, so we look); a model that fails only at inference leaves the image untouched
+    (still GRAY, same pixels);
   * the default model (""), if one is embedded, otherwise its clear error; an embedded
     model by name, if there is one;
   * GIMP 3: two selected layers are both colorized by one call.
@@ -159,11 +160,14 @@ class Gimp:
                     variant=None) -> str:
         """A Script-Fu expression: open, (convert precision), (select), colorize, save,
         close. A failing call aborts the expression, so no output file is written.
-        variant: None, a precision name (see PRECISIONS), or "layer-mask" (the plug-in is
-        handed the layer's mask instead of the layer: it must refuse)."""
+        variant: None, a precision name (see PRECISIONS), "layer-mask" (the plug-in is
+        handed the layer's mask instead of the layer: it must refuse) or "caught" (an
+        error of the plug-in is caught and the image saved as it is then)."""
         s, d = scheme_string(self.path(src)), scheme_string(self.path(dst))
-        before, after, target = "", "", "layer"
-        if variant == "layer-mask":
+        before, after, target, wrap = "", "", "layer", "{}"
+        if variant == "caught":  # the error is caught, the image saved as it is afterwards
+            wrap = "(catch #f {})"
+        elif variant == "layer-mask":
             before = "(gimp-layer-add-mask layer (car (gimp-layer-create-mask layer ADD-MASK-WHITE)))"
             target = "(car (gimp-layer-get-mask layer))"
         elif variant is not None:
@@ -177,15 +181,17 @@ class Gimp:
             return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s} {s})))"
                     f"       (layer (car (gimp-image-get-active-layer image))))"
                     f"  {before}"
-                    f"  (plug-in-colorize RUN-NONINTERACTIVE image {target} {scheme_string(model)} {saturation!r})"
+                    f"  " + wrap.format(f"(plug-in-colorize RUN-NONINTERACTIVE image {target} "
+                                        f"{scheme_string(model)} {saturation!r})") +
                     f"  {after}"
                     f"  (gimp-file-save RUN-NONINTERACTIVE image layer {d} {d})"
                     f"  (gimp-image-delete image))")
         return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s})))"
                 f"       (layer (vector-ref (car (gimp-image-get-layers image)) 0)))"
                 f"  {before}"
-                f"  (plug-in-colorize #:run-mode RUN-NONINTERACTIVE #:image image #:drawables (vector {target})"
-                f"                    #:model {scheme_string(model)} #:saturation {saturation!r})"
+                f"  " + wrap.format(f"(plug-in-colorize #:run-mode RUN-NONINTERACTIVE #:image image "
+                                    f"#:drawables (vector {target}) #:model {scheme_string(model)} "
+                                    f"#:saturation {saturation!r})") +
                 f"  {after}"
                 f"  (gimp-file-save RUN-NONINTERACTIVE image {d} -1)"
                 f"  (gimp-image-delete image))")
@@ -367,6 +373,24 @@ def check_alpha(report: Report, out: Path, src: Path) -> None:
                  f"max |alpha out − alpha in| = {worst} over {len(np.unique(s[:, :, 3]))} alpha levels")
 
 
+def check_untouched_after_error(report: Report, out: Path, src: Path, log_text: str, expected: str) -> None:
+    """A model that fails only at inference: GIMP reports the error, and the image —
+    saved after the caught error — is still the grey GRAY image it was (not converted)."""
+    name = "inference error leaves the image untouched"
+    if not out.exists():
+        report.check(name, False, f"GIMP wrote no {out.name}")
+        return
+    reader = png.Reader(filename=str(out))
+    _, _, _, info = reader.read()
+    a, _ = read_png(out)
+    s, _ = read_png(src)
+    worst = int(np.abs(a - s).max())
+    reported = expected in log_text
+    report.check(name, info["greyscale"] and worst == 0 and reported,
+                 f"still GRAY: {info['greyscale']}, max change {worst} (must be 0), "
+                 + (f"GIMP reported \"{expected}…\"" if reported else f"\"{expected}\" not in the GIMP log"))
+
+
 def check_error(report: Report, name: str, out: Path, log_text: str, expected: str) -> None:
     report.check(name, (not out.exists()) and expected in log_text,
                  ("no output written" if not out.exists() else "an output was written")
@@ -427,6 +451,8 @@ def main() -> int:
     chroma_model, zero_model = work / "chroma.onnx", work / "zero.onnx"
     onnx.save(test_models.build("chroma"), chroma_model)
     onnx.save(test_models.build("zero"), zero_model)
+    failing_model = work / "fails-at-run.onnx"
+    onnx.save(test_models.build("fails-at-run"), failing_model)
     corrupt_model = work / "corrupt.onnx"
     corrupt_model.write_bytes(b"this is not an ONNX file\n" * 4)
 
@@ -459,6 +485,7 @@ def main() -> int:
         ("unknown-model", inputs["rgb8"], work / "no-such-model.onnx", 1.0, None),
         ("corrupt-model", inputs["rgb8"], corrupt_model, 1.0, None),
         ("layer-mask", inputs["rgb8"], chroma_model, 1.0, None, "layer-mask"),
+        ("inference-error", inputs["gray8"], failing_model, 1.0, None, "caught"),
         ("default-model", inputs["rgb8"], "", 1.0, None),
     ] + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named]
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
@@ -512,6 +539,7 @@ def main() -> int:
     check_error(report, "unknown model is a GIMP error", outputs["unknown-model"], log_text, "Unknown model")
     check_error(report, "corrupt model is a GIMP error", outputs["corrupt-model"], log_text,
                 "Could not use the model file")
+    check_untouched_after_error(report, outputs["inference-error"], inputs["gray8"], log_text, "Colorizing failed")
     check_error(report, "a layer mask is refused", outputs["layer-mask"], log_text, "Colorize works on")
     if with_default:
         compare_to_reference(report, "default model (\"\") vs CLI", outputs["default-model"], ref["default"], 1,

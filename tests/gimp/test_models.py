@@ -5,6 +5,9 @@ known 3×3 convolution of L* (so a result depends on neighbours, and a swapped, 
 transposed buffer shows), strong enough to push some pixels out of the sRGB gamut (so the
 library's gamut mapping is exercised too). `zero` predicts a* = b* = 0 everywhere: with it
 every pixel must come back exactly as it went in (the white-point test: grey stays grey).
+`fails-at-run` passes the library's load-time check (a probe at 32×32) but cannot run at
+any other size (a Reshape to a fixed 1×2×32×32): it makes an inference error happen after
+the plug-in has started, to show that the image is then left as it was.
 
 Built with the `onnx` package's helpers; the tests run this at set-up, nothing is committed.
 """
@@ -32,6 +35,8 @@ def build(kind: str) -> onnx.ModelProto:
     elif kind == "zero":
         weight = np.zeros((2, 1, 3, 3), dtype=np.float32)
         bias = np.zeros(2, dtype=np.float32)
+    elif kind == "fails-at-run":
+        return _fails_at_run()
     else:
         raise ValueError(f"unknown test model kind {kind!r}")
 
@@ -45,6 +50,10 @@ def build(kind: str) -> onnx.ModelProto:
                      numpy_helper.from_array(bias, "bias")])
     model = helper.make_model(graph, producer_name="colorize-gimp-tests",
                               opset_imports=[helper.make_opsetid("", 13)])
+    return _finish(model)
+
+
+def _finish(model: onnx.ModelProto) -> onnx.ModelProto:
     model.ir_version = 8
     helper.set_model_props(model, {
         "colorize.format": "1", "colorize.stride": "1", "colorize.pad_multiple": "1",
@@ -55,7 +64,21 @@ def build(kind: str) -> onnx.ModelProto:
     return model
 
 
+def _fails_at_run() -> onnx.ModelProto:
+    conv = helper.make_node("Conv", ["L", "weight", "bias"], ["conv"], kernel_shape=[1, 1])
+    reshape = helper.make_node("Reshape", ["conv", "shape"], ["ab"])
+    graph = helper.make_graph(
+        [conv, reshape], "colorize-test-fails-at-run",
+        [helper.make_tensor_value_info("L", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, "H", "W"])],
+        initializer=[numpy_helper.from_array(np.ones((2, 1, 1, 1), np.float32), "weight"),
+                     numpy_helper.from_array(np.zeros(2, np.float32), "bias"),
+                     numpy_helper.from_array(np.array([1, 2, 32, 32], np.int64), "shape")])
+    return _finish(helper.make_model(graph, producer_name="colorize-gimp-tests",
+                                     opset_imports=[helper.make_opsetid("", 13)]))
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: test_models.py chroma|zero OUT.onnx")
+        sys.exit("usage: test_models.py chroma|zero|fails-at-run OUT.onnx")
     onnx.save(build(sys.argv[1]), sys.argv[2])
