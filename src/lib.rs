@@ -17,13 +17,12 @@
 //! row starts; buffers belong to the caller and are written only when a call succeeds.
 //! A [`Model`] is immutable, cheap to clone and may be used from many threads at once.
 
-#[cfg(feature = "train")]
-pub mod train;
-
 pub mod color;
 pub mod io;
 pub mod metrics;
 pub mod onnx;
+/// Export-time rewrite of the decoder's transposed convolutions (PERF_NOTES.md).
+pub mod deconv_rewrite;
 
 mod capi;
 mod engine;
@@ -48,6 +47,17 @@ pub enum Mode {
     Native,
 }
 
+/// How the low-resolution a*b* of working mode is brought to full resolution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Upsampling {
+    /// Plain bilinear interpolation: smooth, but colour bleeds across sharp edges.
+    Bilinear,
+    /// Edge-aware: a fast guided filter with the full-resolution L* as guide, so colour
+    /// follows the photo's edges (default; costs one multiply-add per pixel more).
+    #[default]
+    Guided,
+}
+
 /// How to colorize. `Options::default()` is what the model was made for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Options {
@@ -58,16 +68,13 @@ pub struct Options {
     pub mode: Mode,
     /// Native-mode tile side in pixels; 0 = [`DEFAULT_TILE_SIZE`].
     pub tile_size: u32,
+    /// Working-mode chroma upsampling (Rust API only; the C API uses the default).
+    pub upsampling: Upsampling,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            working_size: 0,
-            saturation: 1.0,
-            mode: Mode::Working,
-            tile_size: 0,
-        }
+        Options { working_size: 0, saturation: 1.0, mode: Mode::Working, tile_size: 0, upsampling: Upsampling::Guided }
     }
 }
 
@@ -101,7 +108,7 @@ pub fn colorize_l(
     ab[..needed]
         .par_chunks_mut(ab_stride)
         .enumerate()
-        .for_each(|(y, row)| chroma.row(y, row));
+        .for_each(|(y, row)| chroma.row(y, &l[y * l_stride..][..width], row));
     Ok(())
 }
 

@@ -7,7 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use colorize::train::{self, checkpoint, trainer};
+// The trainer lives in the binary, not the library: libcolorize and the `colorize` CLI
+// must never depend on libtorch.
+#[path = "../train/mod.rs"]
+mod train;
+
+use train::{checkpoint, trainer};
 
 #[derive(Parser)]
 #[command(

@@ -78,7 +78,7 @@ fn has_image_extension(path: &Path) -> bool {
 
 /// Hasler & Süsstrunk's M3 colourfulness (the same measure `colorize eval` reports).
 pub fn colourfulness(image: &RgbImage) -> f64 {
-    crate::metrics::colourfulness_rgb8(image.as_raw()).unwrap_or(0.0)
+    colorize::metrics::colourfulness_rgb8(image.as_raw()).unwrap_or(0.0)
 }
 
 /// Decoded training images, all at least `min_side` on each side.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tch::{Kind, Tensor};
 
 use super::net::{Network, Op, AB_SCALE};
-use crate::onnx::{Attr, Dim, GraphBuilder};
+use colorize::onnx::{Attr, Dim, GraphBuilder};
 
 fn floats(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(
@@ -140,17 +140,17 @@ pub fn validation_metrics(
     onnx: &[u8],
     photos: &[std::path::PathBuf],
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    use crate::metrics::{grayscale_baseline_rgb8, score_rgb8, ScoreSummary};
-    let model = crate::Model::from_bytes(onnx, "exported model")?;
+    use colorize::metrics::{grayscale_baseline_rgb8, score_rgb8, ScoreSummary};
+    let model = colorize::Model::from_bytes(onnx, "exported model")?;
     let (mut summary, mut baseline) = (ScoreSummary::new(), ScoreSummary::new());
     for path in photos {
         let truth = image::open(path)?.to_rgb8();
         let (w, h) = (truth.width() as usize, truth.height() as usize);
         let grey = grayscale_baseline_rgb8(truth.as_raw())?;
         let mut output = grey.clone();
-        crate::colorize_rgb8(
+        colorize::colorize_rgb8(
             &model,
-            &crate::Options::default(),
+            &colorize::Options::default(),
             &mut output,
             w,
             h,

@@ -11,6 +11,9 @@ pub mod prepare;
 pub mod report;
 pub mod trainer;
 
+#[cfg(test)]
+mod tests;
+
 /// Picks the device from `auto|cpu|cuda`.
 pub fn device(choice: &str) -> anyhow::Result<tch::Device> {
     match choice {

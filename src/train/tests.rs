@@ -1,0 +1,83 @@
+//! Unit tests of the trainer that need its internals: the exported ONNX file, run by
+//! tract, against the trainer's own forward pass (command-line tests: tests/train.rs).
+
+use std::path::{Path, PathBuf};
+
+use tch::{Kind, Tensor};
+use tract_onnx::prelude::*;
+
+use super::{export, net};
+
+fn vgg() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pretrained/vgg19_relu3_1.safetensors")
+}
+
+fn eccv() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pretrained/eccv16_conv1_3.safetensors")
+}
+
+/// The exported ONNX file, run by tract, matches the trainer's own forward pass.
+pub(super) fn parity(encoder: net::EncoderKind, pretrained: PathBuf, widths: Vec<i64>, output_stride: i64) {
+    tch::manual_seed(3);
+    let config = net::DecoderConfig {
+        widths,
+        output_stride,
+        global_context: true,
+    };
+    let network =
+        net::Network::new(encoder, Some(&pretrained), config, false, tch::Device::Cpu).unwrap();
+    let (h, w) = (48i64, 64i64);
+    let l =
+        (Tensor::rand([1, 1, h, w], (Kind::Float, tch::Device::Cpu)) * 100.0).to_kind(Kind::Float);
+    network.standardise_features(&l);
+    let expected = tch::no_grad(|| network.forward(&l)) * net::AB_SCALE;
+    let bytes = export::to_onnx(&network, &Default::default());
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .unwrap()
+        .with_input_fact(0, f32::fact([1, 1, h as usize, w as usize]).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let input: Vec<f32> = Vec::try_from(&l.flatten(0, -1)).unwrap();
+    let input =
+        tract_onnx::prelude::Tensor::from_shape(&[1, 1, h as usize, w as usize], &input).unwrap();
+    let out = model.run(tvec!(input.into_tvalue())).unwrap();
+    assert_eq!(
+        out[0].shape(),
+        &[
+            1,
+            2,
+            (h / output_stride) as usize,
+            (w / output_stride) as usize
+        ]
+    );
+    let got: Vec<f32> = out[0]
+        .try_as_plain_ram()
+        .unwrap()
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec();
+    let want: Vec<f32> = Vec::try_from(&expected.flatten(0, -1)).unwrap();
+    let max = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let scale = want.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+    assert!(scale > 0.1, "degenerate test: outputs are all ~0");
+    assert!(max <= 1e-3, "max |Δab| = {max} (outputs up to {scale})");
+}
+
+#[test]
+fn export_parity_vgg19() {
+    parity(net::EncoderKind::Vgg19, vgg(), vec![32], 2);
+}
+
+#[test]
+fn export_parity_eccv16_full_resolution() {
+    parity(net::EncoderKind::Eccv16, eccv(), vec![32, 16, 8], 1);
+}
+
