@@ -1,0 +1,4 @@
+//! cargo fuzz target: see colorize_fuzz::capi (fuzz/src/lib.rs) for what is checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| colorize_fuzz::capi(data));

@@ -1,0 +1,60 @@
+#!/bin/sh
+# Fuzzes the C ABI, model loading and the CLI's image decode path (fuzz/, cargo-fuzz +
+# libFuzzer + AddressSanitizer) for a bounded time each, starting from the committed seeds
+# (fuzz/seeds/<target>) and the kept crash cases (tests/fuzz-cases/<target>).
+# A crash fails CI; its input is copied to tests/fuzz-cases/<target>/ to become a regression
+# test (tests/fuzz_regressions.rs).
+#
+#   FUZZ_SECONDS=60 (per target)   FUZZ_RUNS (optional cap on executions per target)
+#
+# cargo-fuzz needs nightly flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 lets the stable toolchain
+# accept them. The fuzz build has its own workspace and target folder (fuzz/target), so the
+# main build is unaffected; building tract with ASan takes about 10 minutes the first time.
+set -eu
+cd "$(dirname "$0")/../.."
+seconds=${FUZZ_SECONDS:-60}
+export RUSTC_BOOTSTRAP=1
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "60-fuzz: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
+if ! command -v c++ >/dev/null 2>&1; then
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
+fi
+
+echo "60-fuzz: building the fuzz targets (release, debug assertions, ASan)"
+(cd fuzz && cargo fuzz build -O)
+
+status=0
+for target in capi model_load decode; do
+  corpus="fuzz/corpus/$target"
+  mkdir -p "$corpus" "fuzz/artifacts/$target"
+  runs=""
+  [ -n "${FUZZ_RUNS:-}" ] && runs="-runs=$FUZZ_RUNS"
+  echo "60-fuzz: $target for ${seconds} s (seeds: fuzz/seeds/$target, crash cases: tests/fuzz-cases/$target)"
+  log="fuzz/artifacts/$target.log"
+  set -- "$corpus" "fuzz/seeds/$target"
+  [ -d "tests/fuzz-cases/$target" ] && set -- "$@" "tests/fuzz-cases/$target"
+  # -rss_limit_mb: a single input may not use more than 2 GiB (a decompression bomb would).
+  if (cd fuzz && cargo fuzz run -O "$target" -- \
+        -max_total_time="$seconds" $runs -rss_limit_mb=2048 -timeout=25 \
+        -print_final_stats=1 \
+        -artifact_prefix="artifacts/$target/" \
+        $(for d in "$@"; do printf '../%s ' "$d"; done)) >"$log" 2>&1; then
+    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|Done [0-9]+ runs" "$log" || true
+    echo "60-fuzz: $target: no crash"
+  else
+    status=1
+    tail -60 "$log"
+    mkdir -p "tests/fuzz-cases/$target"
+    for crash in fuzz/artifacts/"$target"/*; do
+      [ -f "$crash" ] || continue
+      cp "$crash" "tests/fuzz-cases/$target/"
+      echo "60-fuzz: $target CRASHED; input kept as tests/fuzz-cases/$target/$(basename "$crash")" >&2
+    done
+  fi
+done
+exit $status

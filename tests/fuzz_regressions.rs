@@ -1,0 +1,255 @@
+//! Replays the fuzz seeds (`fuzz/seeds/<target>/`) and every input a fuzzer ever crashed
+//! on (`tests/fuzz-cases/<target>/`) through the same checks the fuzz targets run
+//! (`fuzz/src/lib.rs`, included here), so a fixed crash stays fixed without cargo-fuzz.
+//!
+//! A new crash input from `fuzz/artifacts/<target>/` goes into `tests/fuzz-cases/<target>/`
+//! under a name saying what it was. The seeds are regenerated on purpose with
+//! `COLORIZE_REGENERATE_FUZZ_SEEDS=1 cargo test --release --test fuzz_regressions`.
+
+mod common;
+
+#[allow(dead_code)]
+#[path = "../fuzz/src/lib.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const TARGETS: [(&str, fn(&[u8])); 3] = [
+    ("capi", harness::capi),
+    ("model_load", harness::model_load),
+    ("decode", harness::decode),
+];
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn replay(kind: &str, min_files: usize) {
+    if kind == "seeds" && std::env::var_os("COLORIZE_REGENERATE_FUZZ_SEEDS").is_some() {
+        write_seeds();
+    }
+    let base = match kind {
+        "seeds" => Path::new(ROOT).join("fuzz/seeds"),
+        _ => Path::new(ROOT).join("tests/fuzz-cases"),
+    };
+    for (target, check) in TARGETS {
+        let files = files_in(&base.join(target));
+        assert!(
+            files.len() >= min_files,
+            "{}/{target} holds {} files, expected at least {min_files}",
+            base.display(),
+            files.len()
+        );
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            println!("{target}: {}", file.display());
+            // A panic here names the file in the test output above.
+            check(&bytes);
+        }
+    }
+}
+
+#[test]
+fn fuzz_seeds_pass_the_fuzz_checks() {
+    replay("seeds", 5);
+}
+
+#[test]
+fn fuzz_crash_cases_stay_fixed() {
+    replay("cases", 0);
+}
+
+/// capi input: entry, model, flags, then sizes, options and values (see harness::capi).
+#[allow(clippy::too_many_arguments)]
+fn capi_case(
+    entry: u8,
+    model: u8,
+    flags: u8,
+    width: u64,
+    height: u64,
+    channels: u8,
+    stride_extra: u64,
+    working_size: u32,
+    mode: u8,
+    tile_size: u32,
+) -> Vec<u8> {
+    let huge = flags & 2 != 0;
+    let mut b = vec![entry, model, flags];
+    let dim = |b: &mut Vec<u8>, v: u64| {
+        if huge {
+            b.extend_from_slice(&v.to_le_bytes())
+        } else {
+            b.push(v as u8)
+        }
+    };
+    dim(&mut b, width);
+    dim(&mut b, height);
+    if entry != 0 {
+        b.push(channels);
+    }
+    for _ in 0..2 {
+        dim(&mut b, stride_extra);
+    }
+    b.extend_from_slice(&working_size.to_le_bytes());
+    b.extend_from_slice(&[10, 64]); // saturation 1.0
+    b.push(mode);
+    b.extend_from_slice(&tile_size.to_le_bytes());
+    b.extend((0..64u32).map(|i| (i * 41 % 251) as u8));
+    b
+}
+
+fn write_seeds() {
+    let seeds = Path::new(ROOT).join("fuzz/seeds");
+    let write = |target: &str, name: &str, bytes: &[u8]| {
+        let dir = seeds.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    };
+    // C ABI: each entry point with each test model, working and native, plus bad calls.
+    for entry in 0..5u8 {
+        for model in 1..5u8 {
+            write(
+                "capi",
+                &format!("e{entry}-m{model}-working"),
+                &capi_case(entry, model, 0, 21, 13, 3, 2, 0, 0, 0),
+            );
+            write(
+                "capi",
+                &format!("e{entry}-m{model}-native"),
+                &capi_case(entry, model, 0, 40, 9, 4, 0, 0, 200, 16),
+            );
+        }
+        write(
+            "capi",
+            &format!("e{entry}-default-model"),
+            &capi_case(entry, 0, 1, 5, 5, 3, 0, 0, 0, 0),
+        );
+        write(
+            "capi",
+            &format!("e{entry}-overflow"),
+            &capi_case(entry, 1, 2, u64::MAX / 3, 3, 3, u64::MAX / 2, 0, 0, 0),
+        );
+        write(
+            "capi",
+            &format!("e{entry}-short-stride"),
+            &capi_case(entry, 1, 4, 7, 7, 3, 0, 0, 0, 0),
+        );
+        write(
+            "capi",
+            &format!("e{entry}-bad-options"),
+            &capi_case(entry, 2, 8, 7, 7, 5, 0, 9000, 255, 9),
+        );
+    }
+    write(
+        "capi",
+        "overlapping-buffers",
+        &capi_case(0, 1, 32, 6, 6, 1, 0, 0, 0, 0),
+    );
+    write(
+        "capi",
+        "raw-float-values",
+        &capi_case(3, 1, 16, 6, 6, 3, 0, 0, 0, 0),
+    );
+
+    // Models: the test models (conforming and contract-breaking) and non-ONNX bytes.
+    write(
+        "model_load",
+        "linear.onnx",
+        &colorize::onnx::linear_test_model(0.5, -0.25),
+    );
+    write("model_load", "spatial.onnx", &common::spatial_model());
+    write(
+        "model_load",
+        "strided-4.onnx",
+        &common::strided_model(4, 8, 0.3, -0.2),
+    );
+    write(
+        "model_load",
+        "fixed-16.onnx",
+        &common::fixed_size_model(16, 0.3, 0.1),
+    );
+    for (i, (_, bytes, _)) in common::broken_models().into_iter().enumerate() {
+        write("model_load", &format!("broken-{i}.onnx"), &bytes);
+    }
+    write("model_load", "not-onnx.txt", b"hello, this is not a model\n");
+
+    // Images: a small gradient in every format the decoder knows, and a bomb header.
+    use image::{DynamicImage, ImageFormat};
+    let rgb = image::RgbImage::from_fn(8, 6, |x, y| {
+        image::Rgb([(x * 30) as u8, (y * 40) as u8, ((x + y) * 15) as u8])
+    });
+    let img = DynamicImage::ImageRgb8(rgb);
+    let encoded = |image: &DynamicImage, format: ImageFormat| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, format).unwrap();
+        let mut bytes = vec![0u8]; // limit choice: 1 MP
+        bytes.extend(out.into_inner());
+        bytes
+    };
+    let grey = DynamicImage::ImageLuma8(img.to_luma8());
+    let rgba16 = DynamicImage::ImageRgba16(img.to_rgba16());
+    let float = DynamicImage::ImageRgb32F(img.to_rgb32f());
+    for (name, image, format) in [
+        ("rgb.png", &img, ImageFormat::Png),
+        ("grey.png", &grey, ImageFormat::Png),
+        ("rgba16.png", &rgba16, ImageFormat::Png),
+        ("rgb.jpg", &img, ImageFormat::Jpeg),
+        ("grey.jpg", &grey, ImageFormat::Jpeg),
+        ("rgb.tif", &img, ImageFormat::Tiff),
+        ("rgba16.tif", &rgba16, ImageFormat::Tiff),
+        ("grey.pgm", &grey, ImageFormat::Pnm),
+        ("rgb.ppm", &img, ImageFormat::Pnm),
+        ("rgb.bmp", &img, ImageFormat::Bmp),
+        ("rgb.gif", &img, ImageFormat::Gif),
+        ("rgb.webp", &img, ImageFormat::WebP),
+        ("rgb.qoi", &img, ImageFormat::Qoi),
+        ("rgb.tga", &img, ImageFormat::Tga),
+        ("rgb.ico", &img, ImageFormat::Ico),
+        ("rgba16.ff", &rgba16, ImageFormat::Farbfeld),
+        ("float.hdr", &float, ImageFormat::Hdr),
+        ("float.exr", &float, ImageFormat::OpenExr),
+    ] {
+        write("decode", name, &encoded(image, format));
+    }
+    let mut bomb = vec![0u8];
+    bomb.extend(png_header_only(100_000, 100_000));
+    write("decode", "bomb-100000x100000.png", &bomb);
+}
+
+/// A PNG with only a signature and an IHDR chunk claiming `width` x `height` (8-bit grey).
+fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
