@@ -181,7 +181,11 @@ fn write_seeds() {
     for (i, (_, bytes, _)) in common::broken_models().into_iter().enumerate() {
         write("model_load", &format!("broken-{i}.onnx"), &bytes);
     }
-    write("model_load", "not-onnx.txt", b"hello, this is not a model\n");
+    write(
+        "model_load",
+        "not-onnx.txt",
+        b"hello, this is not a model\n",
+    );
 
     // Images: a small gradient in every format the decoder knows, and a bomb header.
     use image::{DynamicImage, ImageFormat};

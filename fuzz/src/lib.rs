@@ -38,7 +38,8 @@ mod c {
         pub tile_size: u32,
     }
     extern "C" {
-        pub fn colorize_model_load_memory(data: *const u8, len: usize, out: *mut *mut Model) -> u32;
+        pub fn colorize_model_load_memory(data: *const u8, len: usize, out: *mut *mut Model)
+            -> u32;
         pub fn colorize_model_free(model: *mut Model);
         pub fn colorize_model_metadata(model: *const Model, key: *const c_char) -> *const c_char;
         pub fn colorize_l_channel_with_model(
@@ -129,7 +130,14 @@ fn models() -> &'static Models {
     static MODELS: OnceLock<Models> = OnceLock::new();
     MODELS.get_or_init(|| {
         use colorize::onnx::{Dim, GraphBuilder};
-        let dims = |c: i64| [Dim::Symbolic("N"), Dim::Fixed(c), Dim::Symbolic("H"), Dim::Symbolic("W")];
+        let dims = |c: i64| {
+            [
+                Dim::Symbolic("N"),
+                Dim::Fixed(c),
+                Dim::Symbolic("H"),
+                Dim::Symbolic("W"),
+            ]
+        };
         // a*, b* = gains x (block mean of L* - 50) at 1/stride resolution.
         let strided = |stride: usize, pad: usize| {
             let mut g = GraphBuilder::new("strided");
@@ -168,7 +176,8 @@ fn models() -> &'static Models {
         ];
         Models(all.map(|bytes| {
             let mut out = std::ptr::null_mut();
-            let status = unsafe { c::colorize_model_load_memory(bytes.as_ptr(), bytes.len(), &mut out) };
+            let status =
+                unsafe { c::colorize_model_load_memory(bytes.as_ptr(), bytes.len(), &mut out) };
             assert_eq!(status, OK, "test model refused: {}", last_error());
             out as usize
         }))
@@ -187,18 +196,33 @@ fn check_status(status: u32, call: &str) {
     let text = unsafe { CStr::from_ptr(c::colorize_status_str(status)) };
     assert!(!text.to_bytes().is_empty());
     let message = last_error();
-    assert_ne!(status, PANIC, "{call}: panic caught at the C boundary: {message}");
+    assert_ne!(
+        status, PANIC,
+        "{call}: panic caught at the C boundary: {message}"
+    );
     if status == OK {
-        assert!(message.is_empty(), "{call}: OK but last error is '{message}'");
+        assert!(
+            message.is_empty(),
+            "{call}: OK but last error is '{message}'"
+        );
     } else {
-        assert!(!message.is_empty(), "{call}: status {status} without a message");
+        assert!(
+            !message.is_empty(),
+            "{call}: status {status} without a message"
+        );
     }
 }
 
 /// Elements a `width` x `height` x `channels` buffer with `stride` spans, if it fits the
 /// address space (computed independently of the library); Err(()) on zero sizes or a
 /// stride shorter than a row, None on overflow.
-fn span(width: usize, height: usize, stride: usize, channels: usize, elem: usize) -> Result<Option<usize>, ()> {
+fn span(
+    width: usize,
+    height: usize,
+    stride: usize,
+    channels: usize,
+    elem: usize,
+) -> Result<Option<usize>, ()> {
     if width == 0 || height == 0 {
         return Err(());
     }
@@ -211,7 +235,10 @@ fn span(width: usize, height: usize, stride: usize, channels: usize, elem: usize
     Ok((height - 1)
         .checked_mul(stride)
         .and_then(|n| n.checked_add(row))
-        .filter(|n| n.checked_mul(elem.max(4)).is_some_and(|b| b <= isize::MAX as usize)))
+        .filter(|n| {
+            n.checked_mul(elem.max(4))
+                .is_some_and(|b| b <= isize::MAX as usize)
+        }))
 }
 
 /// Element indices of the row padding (between the written part of each row and the next
@@ -309,7 +336,11 @@ pub fn capi(data: &[u8]) {
             && saturation >= 0.0
             && working_size as usize <= colorize::MAX_NETWORK_SIDE
             && (tile_size == 0 || (16..=colorize::MAX_NETWORK_SIDE as u32).contains(&tile_size)));
-    let options_ptr: *const c::Options = if null_options { std::ptr::null() } else { &options };
+    let options_ptr: *const c::Options = if null_options {
+        std::ptr::null()
+    } else {
+        &options
+    };
     let model: *const c::Model = match model_choice {
         0 => std::ptr::null(),
         i => models().0[i as usize - 1] as *const c::Model,
@@ -343,7 +374,9 @@ pub fn capi(data: &[u8]) {
         && (entry != Entry::LChannel || matches!(ab_span, Ok(Some(_))))
         && geometry_valid;
 
-    let name = format!("{entry:?} {width}x{height} stride {stride} ab_stride {ab_stride} channels {channels}");
+    let name = format!(
+        "{entry:?} {width}x{height} stride {stride} ab_stride {ab_stride} channels {channels}"
+    );
     match entry {
         Entry::LChannel => {
             let l_len = len_of(&main_span);
@@ -351,7 +384,12 @@ pub fn capi(data: &[u8]) {
             let l: Vec<f32> = (0..l_len)
                 .map(|i| {
                     if raw_values {
-                        f32::from_bits(u32::from_le_bytes([byte(4 * i), byte(4 * i + 1), byte(4 * i + 2), byte(4 * i + 3)]))
+                        f32::from_bits(u32::from_le_bytes([
+                            byte(4 * i),
+                            byte(4 * i + 1),
+                            byte(4 * i + 2),
+                            byte(4 * i + 3),
+                        ]))
                     } else {
                         f32::from(byte(i)) * (100.0 / 255.0)
                     }
@@ -359,7 +397,8 @@ pub fn capi(data: &[u8]) {
                 .collect();
             // Only meaningful (and only computed) when the sizes fit the buffer.
             let values_valid = matches!(main_span, Ok(Some(_)))
-                && (0..height).all(|y| (0..width).all(|x| (-0.5..=100.5).contains(&l[y * stride + x])));
+                && (0..height)
+                    .all(|y| (0..width).all(|x| (-0.5..=100.5).contains(&l[y * stride + x])));
             // Either two buffers, or (overlap) both inside one, ab starting one float after l.
             let mut one = vec![-7.0f32; if overlap { l_len.max(ab_len) + 1 } else { 0 }];
             let mut ab = vec![-7.0f32; ab_len];
@@ -372,10 +411,20 @@ pub fn capi(data: &[u8]) {
             };
             let before_one = one.clone();
             let status = unsafe {
-                c::colorize_l_channel_with_model(model, options_ptr, l_ptr, width, height, stride, ab_ptr, ab_stride)
+                c::colorize_l_channel_with_model(
+                    model,
+                    options_ptr,
+                    l_ptr,
+                    width,
+                    height,
+                    stride,
+                    ab_ptr,
+                    ab_stride,
+                )
             };
             check_status(status, &name);
-            let expected_ok = sizes_valid && options_valid && model_valid && values_valid && !overlap;
+            let expected_ok =
+                sizes_valid && options_valid && model_valid && values_valid && !overlap;
             if !(sizes_valid && options_valid && values_valid && !overlap) {
                 assert_ne!(status, OK, "{name}: invalid call accepted");
             }
@@ -386,19 +435,31 @@ pub fn capi(data: &[u8]) {
                 assert_eq!(status, OK, "{name}: valid call refused: {}", last_error());
             }
             if overlap {
-                assert!(one.iter().zip(&before_one).all(|(a, b)| a.to_bits() == b.to_bits()), "{name}: overlapping buffers written");
+                assert!(
+                    one.iter()
+                        .zip(&before_one)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{name}: overlapping buffers written"
+                );
                 return;
             }
             if status == OK {
                 for (i, v) in ab.iter().enumerate() {
                     if is_padding(i, ab_stride, 2 * width) {
-                        assert_eq!(v.to_bits(), (-7.0f32).to_bits(), "{name}: ab padding {i} written");
+                        assert_eq!(
+                            v.to_bits(),
+                            (-7.0f32).to_bits(),
+                            "{name}: ab padding {i} written"
+                        );
                     } else {
                         assert!(v.is_finite(), "{name}: a*b* {i} is {v}");
                     }
                 }
             } else {
-                assert!(ab.iter().all(|v| v.to_bits() == (-7.0f32).to_bits()), "{name}: ab written on failure");
+                assert!(
+                    ab.iter().all(|v| v.to_bits() == (-7.0f32).to_bits()),
+                    "{name}: ab written on failure"
+                );
             }
         }
         Entry::Rgb8 | Entry::Rgb16 | Entry::RgbFloat { .. } => {
@@ -420,24 +481,55 @@ pub fn capi(data: &[u8]) {
                 Entry::Rgb8 => {
                     let (status, buf, before) = run!(
                         (0..len).map(sample).collect::<Vec<u8>>(),
-                        |p| c::colorize_rgb8(model, options_ptr, p, width, height, stride, channels),
+                        |p| c::colorize_rgb8(
+                            model,
+                            options_ptr,
+                            p,
+                            width,
+                            height,
+                            stride,
+                            channels
+                        ),
                         ()
                     );
-                    (status, check_in_place(&buf, &before, status, stride, row, ch, &name), true)
+                    (
+                        status,
+                        check_in_place(&buf, &before, status, stride, row, ch, &name),
+                        true,
+                    )
                 }
                 Entry::Rgb16 => {
                     let (status, buf, before) = run!(
-                        (0..len).map(|i| u16::from_le_bytes([sample(2 * i), sample(2 * i + 1)])).collect::<Vec<u16>>(),
-                        |p| c::colorize_rgb16(model, options_ptr, p, width, height, stride, channels),
+                        (0..len)
+                            .map(|i| u16::from_le_bytes([sample(2 * i), sample(2 * i + 1)]))
+                            .collect::<Vec<u16>>(),
+                        |p| c::colorize_rgb16(
+                            model,
+                            options_ptr,
+                            p,
+                            width,
+                            height,
+                            stride,
+                            channels
+                        ),
                         ()
                     );
-                    (status, check_in_place(&buf, &before, status, stride, row, ch, &name), true)
+                    (
+                        status,
+                        check_in_place(&buf, &before, status, stride, row, ch, &name),
+                        true,
+                    )
                 }
                 Entry::RgbFloat { linear } => {
                     let pixels: Vec<f32> = (0..len)
                         .map(|i| {
                             if raw_values {
-                                f32::from_bits(u32::from_le_bytes([sample(4 * i), sample(4 * i + 1), sample(4 * i + 2), sample(4 * i + 3)]))
+                                f32::from_bits(u32::from_le_bytes([
+                                    sample(4 * i),
+                                    sample(4 * i + 1),
+                                    sample(4 * i + 2),
+                                    sample(4 * i + 3),
+                                ]))
                             } else {
                                 f32::from(sample(i)) / 255.0
                             }
@@ -446,11 +538,21 @@ pub fn capi(data: &[u8]) {
                     let valid = pixels.iter().all(|v| (0.0..=1.0).contains(v));
                     let (status, buf, before) = run!(
                         pixels,
-                        |p| c::colorize_rgb_float(model, options_ptr, p, width, height, stride, channels, linear),
+                        |p| c::colorize_rgb_float(
+                            model,
+                            options_ptr,
+                            p,
+                            width,
+                            height,
+                            stride,
+                            channels,
+                            linear
+                        ),
                         ()
                     );
                     let bits = |v: &Vec<f32>| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
-                    let ok = check_in_place(&bits(&buf), &bits(&before), status, stride, row, ch, &name);
+                    let ok =
+                        check_in_place(&bits(&buf), &bits(&before), status, stride, row, ch, &name);
                     if status == OK && valid {
                         for (i, v) in buf.iter().enumerate() {
                             if !is_padding(i, stride, row) {
@@ -524,7 +626,11 @@ pub fn model_load(data: &[u8]) {
     let _ = metadata(out, c"");
     // Run it on a small image, unless its contract asks for a huge input (then running it is
     // legitimately expensive; the contract caps these at 8192).
-    let small = |key: &CStr| metadata(out, key).and_then(|v| v.trim().parse::<usize>().ok()).is_none_or(|n| n <= 64);
+    let small = |key: &CStr| {
+        metadata(out, key)
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .is_none_or(|n| n <= 64)
+    };
     if small(c"colorize.pad_multiple") && small(c"colorize.input_size") {
         let (w, h) = (9usize, 7usize);
         let l: Vec<f32> = (0..w * h).map(|i| (i * 37 % 101) as f32 * 0.99).collect();
@@ -535,15 +641,38 @@ pub fn model_load(data: &[u8]) {
             mode: 0,
             tile_size: 0,
         };
-        let status = unsafe { c::colorize_l_channel_with_model(out, &options, l.as_ptr(), w, h, w, ab.as_mut_ptr(), 2 * w) };
+        let status = unsafe {
+            c::colorize_l_channel_with_model(
+                out,
+                &options,
+                l.as_ptr(),
+                w,
+                h,
+                w,
+                ab.as_mut_ptr(),
+                2 * w,
+            )
+        };
         check_status(status, "run loaded model");
-        assert!(matches!(status, 0 | 6), "run loaded model: status {status} ({})", last_error());
+        assert!(
+            matches!(status, 0 | 6),
+            "run loaded model: status {status} ({})",
+            last_error()
+        );
         // Whatever a*b* the network gives (NaN, infinite, huge), RGB conversion copes.
         let mut rgb: Vec<u8> = (0..w * h * 4).map(|i| (i * 13) as u8).collect();
         let before = rgb.clone();
         let status = unsafe { c::colorize_rgb8(out, &options, rgb.as_mut_ptr(), w, h, 4 * w, 4) };
         check_status(status, "rgb8 with loaded model");
-        check_in_place(&rgb, &before, status, 4 * w, 4 * w, 4, "rgb8 with loaded model");
+        check_in_place(
+            &rgb,
+            &before,
+            status,
+            4 * w,
+            4 * w,
+            4,
+            "rgb8 with loaded model",
+        );
     }
     unsafe { c::colorize_model_free(out) };
 }
@@ -564,7 +693,10 @@ pub fn decode(data: &[u8]) {
         Err(e) => {
             assert!(!e.to_string().is_empty());
             assert!(
-                matches!(e.kind(), colorize::ErrorKind::Io | colorize::ErrorKind::TooLarge),
+                matches!(
+                    e.kind(),
+                    colorize::ErrorKind::Io | colorize::ErrorKind::TooLarge
+                ),
                 "decode: unexpected error kind {:?}: {e}",
                 e.kind()
             );
@@ -572,14 +704,18 @@ pub fn decode(data: &[u8]) {
         }
     };
     let (w, h) = (image.width() as u64, image.height() as u64);
-    assert!(w * h <= max_pixels, "decoded {w}x{h}, over the limit of {max_pixels} pixels");
+    assert!(
+        w * h <= max_pixels,
+        "decoded {w}x{h}, over the limit of {max_pixels} pixels"
+    );
     if w * h > 64 * 64 {
         return;
     }
     let model = {
         static MODEL: OnceLock<colorize::Model> = OnceLock::new();
         MODEL.get_or_init(|| {
-            colorize::Model::from_bytes(&colorize::onnx::linear_test_model(0.5, -0.25), "linear").expect("linear model")
+            colorize::Model::from_bytes(&colorize::onnx::linear_test_model(0.5, -0.25), "linear")
+                .expect("linear model")
         })
     };
     let options = colorize::Options {
@@ -589,13 +725,18 @@ pub fn decode(data: &[u8]) {
     match colorize::colorize_image(model, &options, image) {
         Ok(coloured) => {
             assert_eq!((coloured.width() as u64, coloured.height() as u64), (w, h));
-            let png = colorize::io::encode(&coloured, image::ImageFormat::Png).expect("PNG encoding of a colorized image");
-            let back = colorize::io::decode_bytes(&png, &colorize::io::Limits::default()).expect("our own PNG decodes");
+            let png = colorize::io::encode(&coloured, image::ImageFormat::Png)
+                .expect("PNG encoding of a colorized image");
+            let back = colorize::io::decode_bytes(&png, &colorize::io::Limits::default())
+                .expect("our own PNG decodes");
             assert_eq!((back.width() as u64, back.height() as u64), (w, h));
         }
         Err(e) => {
             // Only an empty image may be refused (width or height 0).
-            assert!(w == 0 || h == 0, "colorize_image refused a {w}x{h} image: {e}");
+            assert!(
+                w == 0 || h == 0,
+                "colorize_image refused a {w}x{h} image: {e}"
+            );
         }
     }
 }

@@ -130,6 +130,10 @@ pub fn load_model(spec: &str) -> colorize::Result<colorize::Model> {
 }
 
 fn main() -> ExitCode {
+    // Over a file size limit (`ulimit -f`) a write must fail with a clear error (EFBIG) and
+    // leave no partial output, instead of SIGXFSZ killing the process mid-file.
+    // SAFETY: sets a signal disposition at start-up, before any other thread exists.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let args: Vec<OsString> = std::env::args_os().collect();
     // The subcommands get their own argument list, starting with their name.
     match args.get(1).and_then(|a| a.to_str()) {
