@@ -1,0 +1,271 @@
+//! `colorize-bench`: the performance benchmark of issue 6, in one command.
+//!
+//! (a) the network alone, our engine vs Python onnxruntime (same ONNX bytes, threads and
+//!     input), sizes 256/512/1024, interleaved, ratio printed;
+//! (b) the CLI end to end on a 12 MP grey JPEG, split into stages;
+//! (c) peak RSS of the CLI on a 50 MP grey JPEG, working vs native (tiled) mode.
+//!
+//! `cargo build --release --features bench && target/release/colorize-bench`
+//! (see docs/readme/performance.md). Needs `python3 -m pip install onnxruntime numpy` for (a).
+
+mod images;
+mod memory;
+mod network;
+mod pipeline;
+mod profile;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Network,
+    E2e,
+    Rss,
+}
+
+/// Engine performance: network vs ONNX Runtime, end to end, peak memory.
+#[derive(Parser, Debug)]
+#[command(name = "colorize-bench")]
+struct Args {
+    /// ONNX model (default: the embedded default model's file in src/models).
+    #[arg(short, long)]
+    model: Option<PathBuf>,
+    /// Threads for both runtimes (our rayon/tract pool, ORT intra-op) and the CLI runs.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Square input sides for the network comparison.
+    #[arg(long, value_delimiter = ',', default_value = "256,512,1024")]
+    sizes: Vec<usize>,
+    /// Interleaved rounds per size (0: 11 / 7 / 5 by size).
+    #[arg(long, default_value_t = 0)]
+    rounds: usize,
+    /// Parts to run (default: all three).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+    /// End-to-end image size, WIDTHxHEIGHT (12 MP).
+    #[arg(long, default_value = "4000x3000")]
+    e2e_size: String,
+    /// Runs per end-to-end stage (median reported).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Peak-memory image size, WIDTHxHEIGHT (50 MP).
+    #[arg(long, default_value = "8660x5774")]
+    rss_size: String,
+    /// Modes for the peak-memory runs.
+    #[arg(long, value_delimiter = ',', default_value = "working,native")]
+    rss_modes: Vec<String>,
+    /// Python interpreter with onnxruntime and numpy.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Where generated inputs and scratch files go.
+    #[arg(long, default_value = "target/bench")]
+    work_dir: PathBuf,
+    /// Also write the results as JSON here (read by tests/ci.d/70-bench-guard.sh).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Instead of benchmarking: write --model with its 4x4 stride-2 ConvTransposes rewritten
+    /// (exactly) as Conv 3x3 + DepthToSpace to this file, and exit.
+    #[arg(long, value_name = "OUT.onnx")]
+    rewrite_deconv: Option<PathBuf>,
+    /// Instead of benchmarking: time tract's plan node by node at SIZE x SIZE, and exit.
+    #[arg(long, value_name = "SIZE")]
+    profile: Option<usize>,
+}
+
+#[derive(Serialize, Default)]
+struct Report {
+    machine: String,
+    model: String,
+    threads: usize,
+    onnxruntime: Option<String>,
+    network: Vec<network::SizeResult>,
+    end_to_end: Option<pipeline::Stages>,
+    peak_rss: Vec<memory::PeakRss>,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32)> {
+    let (w, h) = text
+        .split_once('x')
+        .with_context(|| format!("size '{text}' is not WIDTHxHEIGHT"))?;
+    Ok((w.parse()?, h.parse()?))
+}
+
+fn default_model_path() -> Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/models");
+    let name = std::fs::read_to_string(dir.join("DEFAULT"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .or_else(|| colorize::default_model_name().map(str::to_string));
+    match name {
+        Some(name) if dir.join(format!("{name}.onnx")).is_file() => {
+            Ok(dir.join(format!("{name}.onnx")))
+        }
+        _ => bail!(
+            "no default model file in {} yet: pass --model FILE.onnx",
+            dir.display()
+        ),
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, load average {load} at start")
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let parts = if args.only.is_empty() {
+        vec![Part::Network, Part::E2e, Part::Rss]
+    } else {
+        args.only.clone()
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build_global()
+        .context("building the thread pool")?;
+    // The CLI runs (e2e, rss) inherit this, so they use the same thread count.
+    std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string());
+    let model_path = match &args.model {
+        Some(p) => p.clone(),
+        None => default_model_path()?,
+    };
+    std::fs::create_dir_all(&args.work_dir)?;
+    let work_dir = args.work_dir.canonicalize()?;
+    let cli = std::env::current_exe()?.with_file_name("colorize");
+    if let Some(out) = &args.rewrite_deconv {
+        return rewrite_file(&model_path, out);
+    }
+    if let Some(size) = args.profile {
+        return profile::run(&model_path, size, 3);
+    }
+    let mut report = Report {
+        machine: machine(),
+        model: model_path.display().to_string(),
+        threads: args.threads,
+        ..Default::default()
+    };
+    println!("machine: {}", report.machine);
+    println!("model:   {} ; threads: {}", report.model, args.threads);
+
+    if parts.contains(&Part::Network) {
+        let model = colorize::Model::from_file(&model_path)?;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/ort_runner.py");
+        let mut ort = network::OrtRunner::start(&args.python, &script, &model_path, args.threads)?;
+        report.onnxruntime = Some(ort.version.clone());
+        println!(
+            "\n(a) network alone, ours (tract) vs onnxruntime {}",
+            ort.version
+        );
+        println!(
+            "{:>6} {:>12} {:>12} {:>12} {:>10} {:>11}",
+            "size", "ours first", "ours median", "ORT median", "ours/ORT", "max |diff|"
+        );
+        for &size in &args.sizes {
+            let rounds = network::rounds_for(size, args.rounds);
+            let r = network::bench_size(&model, &mut ort, &work_dir, size, rounds)?;
+            println!(
+                "{:>6} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>10.2} {:>11.2e}",
+                r.size,
+                r.ours_first_s * 1e3,
+                r.ours_median_s * 1e3,
+                r.ort_median_s * 1e3,
+                r.ratio,
+                r.max_abs_diff
+            );
+            report.network.push(r);
+        }
+    }
+
+    if parts.contains(&Part::E2e) {
+        ensure_cli(&cli)?;
+        let (w, h) = parse_size(&args.e2e_size)?;
+        let input = images::grey_jpeg(&work_dir, w, h)?;
+        let s = pipeline::run(&model_path, &input, &work_dir, &cli, args.repeats.max(1))?;
+        let mp = (s.width * s.height) as f64 / 1e6;
+        println!(
+            "\n(b) end to end, {}x{} ({mp:.1} MP) grey JPEG -> colour JPEG, working shape {}x{}",
+            s.width, s.height, s.working_shape.0, s.working_shape.1
+        );
+        for (name, t) in [
+            ("decode", s.decode_s),
+            ("colour in (sRGB -> L*)", s.colour_in_s),
+            ("network", s.network_s),
+            ("resize + upsampling", s.resize_upsample_s),
+            ("colour out (L*a*b* -> sRGB)", s.colour_out_s),
+            ("encode", s.encode_s),
+            ("sum of stages (warm, in-process)", s.total_s),
+            ("model load + plan (once per process)", s.model_load_s),
+            ("colorize CLI wall time (fresh process)", s.cli_wall_s),
+        ] {
+            println!("  {name:<40} {:>8.1} ms", t * 1e3);
+        }
+        report.end_to_end = Some(s);
+    }
+
+    if parts.contains(&Part::Rss) {
+        ensure_cli(&cli)?;
+        let (w, h) = parse_size(&args.rss_size)?;
+        let input = images::grey_jpeg(&work_dir, w, h)?;
+        let mp = f64::from(w) * f64::from(h) / 1e6;
+        println!("\n(c) peak RSS of the colorize CLI, {w}x{h} ({mp:.1} MP) grey JPEG");
+        for mode in &args.rss_modes {
+            let r = memory::measure(&cli, &model_path, &input, &work_dir, mode, mp)?;
+            println!(
+                "  {:<8} {:>8.0} MiB  ({:.1} s)",
+                r.mode, r.peak_rss_mib, r.wall_s
+            );
+            report.peak_rss.push(r);
+        }
+    }
+
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn ensure_cli(cli: &Path) -> Result<()> {
+    if !cli.is_file() {
+        bail!(
+            "{} not found: build it with `cargo build --release --features bench`",
+            cli.display()
+        );
+    }
+    Ok(())
+}
+
+fn rewrite_file(input: &Path, output: &Path) -> Result<()> {
+    use prost::Message;
+    use tract_onnx::prelude::Framework;
+    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let mut proto = tract_onnx::onnx()
+        .proto_model_for_read(&mut &*bytes)
+        .with_context(|| format!("{} is not an ONNX file", input.display()))?;
+    let n = colorize::deconv_rewrite::rewrite_model(&mut proto);
+    std::fs::write(output, proto.encode_to_vec())
+        .with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "{}: {n} ConvTranspose node(s) rewritten -> {}",
+        input.display(),
+        output.display()
+    );
+    Ok(())
+}
