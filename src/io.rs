@@ -194,6 +194,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .ok_or_else(|| io_error(format!("{}: not a file name", path.display())))?;
     let with_path = |e: &dyn std::fmt::Display| io_error(format!("{}: {e}", path.display()));
+    // A device or pipe (`-o /dev/null`, a FIFO) is written to directly: renaming over it
+    // would replace the device node itself (as root, even /dev/null), and a stream cannot
+    // be written atomically anyway.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut stream = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| with_path(&e))?;
+        return stream
+            .write_all(bytes)
+            .and_then(|()| stream.flush())
+            .map_err(|e| with_path(&e));
+    }
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(".colorize-tmp")

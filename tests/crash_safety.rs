@@ -253,6 +253,70 @@ fn file_size_limit_is_a_clear_error_without_partial_output() {
     assert!(input.exists());
 }
 
+/// `-o` naming a FIFO or a device (`/dev/null`) writes into it; the atomic rename used
+/// for files must not replace the FIFO or the device node with a regular file.
+#[test]
+fn fifo_and_device_outputs_are_written_into_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("spatial.onnx");
+    std::fs::write(&model, common::spatial_model()).unwrap();
+    let input = dir.path().join("photo.png");
+    noisy_grey(&input, 64, 48, 3);
+
+    let fifo = dir.path().join("pipe.png");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = Command::new(BIN)
+        .arg("--model")
+        .arg(&model)
+        .arg(&input)
+        .arg("-o")
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let received = reader.join().unwrap();
+    let img = image::load_from_memory(&received).expect("the FIFO reader got a whole PNG");
+    assert_eq!((img.width(), img.height()), (64, 48));
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // A private copy of /dev/null (mknod needs root; skipped otherwise).
+    let null = dir.path().join("null");
+    let c_null = std::ffi::CString::new(null.as_os_str().as_encoded_bytes()).unwrap();
+    if unsafe { libc::mknod(c_null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) } != 0 {
+        println!("skipped the device case: mknod needs root");
+        return;
+    }
+    let out = Command::new(BIN)
+        .arg("--model")
+        .arg(&model)
+        .arg(&input)
+        .args(["--format", "png", "-o"])
+        .arg(&null)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let kind = std::fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(
+        kind.is_char_device(),
+        "the device node was replaced: {kind:?}"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| is_hidden(name))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 /// A 64 KiB tmpfs, unmounted on drop. None where mounting is not allowed.
 struct SmallTmpfs(PathBuf);
 

@@ -257,3 +257,199 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// The C ABI's answer to each kind of bad call, printed as the rows of the README table
+/// (docs/readme/reliability.md): `cargo test --release --test fuzz_regressions -- --nocapture`.
+#[test]
+fn c_abi_bad_calls_get_these_statuses() {
+    use harness::c;
+    use std::ptr::{null, null_mut};
+    let model_bytes = colorize::onnx::linear_test_model(0.5, -0.25);
+    let mut model: *mut c::Model = null_mut();
+    let status = unsafe {
+        c::colorize_model_load_memory(model_bytes.as_ptr(), model_bytes.len(), &mut model)
+    };
+    assert_eq!(status, 0);
+    let model = model as *const c::Model;
+    let opts = |working_size: u32, saturation: f32, mode: u32, tile_size: u32| c::Options {
+        working_size,
+        saturation,
+        mode,
+        tile_size,
+    };
+    // colorize_l_channel_with_model on an 8x8 plane (or the given sizes) with a big enough ab.
+    let l_call = |l: &[f32], w: usize, h: usize, stride: usize, options: Option<c::Options>| {
+        let mut ab = vec![0f32; 256];
+        let o = options.as_ref().map_or(null(), |o| o as *const c::Options);
+        unsafe {
+            c::colorize_l_channel_with_model(
+                model,
+                o,
+                l.as_ptr(),
+                w,
+                h,
+                stride,
+                ab.as_mut_ptr(),
+                2 * w,
+            )
+        }
+    };
+    let load = |bytes: *const u8, len: usize| {
+        let mut out = null_mut();
+        let status = unsafe { c::colorize_model_load_memory(bytes, len, &mut out) };
+        assert!(out.is_null() || status == 0);
+        status
+    };
+    let grey = vec![50f32; 64];
+    let mut nan = grey.clone();
+    nan[5] = f32::NAN;
+    let mut bright = grey.clone();
+    bright[9] = 150.0;
+    let garbage: Vec<u8> = (0..1000u32).map(|i| (i * 7919 % 256) as u8).collect();
+    let broken = common::broken_models().remove(0).1;
+    let huge = vec![0u8; 300 << 20]; // calloc'd, never touched: refused before reading
+    let default_expected = if colorize::default_model_name().is_some() {
+        0
+    } else {
+        3
+    };
+    type Row<'a> = (&'static str, Box<dyn Fn() -> u32 + 'a>, u32);
+    let rows: Vec<Row> = vec![
+        (
+            "model_load_memory(NULL, 10)",
+            Box::new(|| load(null(), 10)),
+            1,
+        ),
+        (
+            "model of 0 bytes",
+            Box::new(|| load(garbage.as_ptr(), 0)),
+            4,
+        ),
+        (
+            "1000 bytes of garbage as a model",
+            Box::new(|| load(garbage.as_ptr(), garbage.len())),
+            4,
+        ),
+        (
+            "ONNX with 3 output channels",
+            Box::new(|| load(broken.as_ptr(), broken.len())),
+            5,
+        ),
+        (
+            "model of 300 MiB (limit 256 MiB)",
+            Box::new(|| load(huge.as_ptr(), huge.len())),
+            8,
+        ),
+        (
+            "model_load_named(\"no-such-model\")",
+            Box::new(|| unsafe {
+                c::colorize_model_load_named(c"no-such-model".as_ptr(), &mut null_mut())
+            }),
+            3,
+        ),
+        (
+            "NULL model (default) in a build without one",
+            Box::new(|| {
+                let mut ab = [0f32; 32];
+                unsafe {
+                    c::colorize_l_channel_with_model(
+                        null(),
+                        null(),
+                        grey.as_ptr(),
+                        4,
+                        4,
+                        4,
+                        ab.as_mut_ptr(),
+                        8,
+                    )
+                }
+            }),
+            default_expected,
+        ),
+        ("width 0", Box::new(|| l_call(&grey, 0, 4, 4, None)), 2),
+        (
+            "stride shorter than a row",
+            Box::new(|| l_call(&grey, 8, 4, 7, None)),
+            2,
+        ),
+        (
+            "width x stride overflows",
+            Box::new(|| l_call(&grey, usize::MAX / 2, 3, usize::MAX / 2, None)),
+            8,
+        ),
+        ("NaN in L*", Box::new(|| l_call(&nan, 8, 8, 8, None)), 2),
+        ("L* = 150", Box::new(|| l_call(&bright, 8, 8, 8, None)), 2),
+        (
+            "options.mode = 7 (uninitialised)",
+            Box::new(|| l_call(&grey, 8, 8, 8, Some(opts(0, 1.0, 7, 0)))),
+            2,
+        ),
+        (
+            "saturation NaN",
+            Box::new(|| l_call(&grey, 8, 8, 8, Some(opts(0, f32::NAN, 0, 0)))),
+            2,
+        ),
+        (
+            "working size 9000",
+            Box::new(|| l_call(&grey, 8, 8, 8, Some(opts(9000, 1.0, 0, 0)))),
+            2,
+        ),
+        (
+            "tile size 5",
+            Box::new(|| l_call(&grey, 8, 8, 8, Some(opts(0, 1.0, 1, 5)))),
+            2,
+        ),
+        (
+            "l and ab buffers overlap",
+            Box::new(|| {
+                let mut both = vec![50f32; 64];
+                let base = both.as_mut_ptr();
+                unsafe {
+                    c::colorize_l_channel_with_model(model, null(), base, 4, 4, 4, base.add(8), 8)
+                }
+            }),
+            2,
+        ),
+        (
+            "rgb8 with channels = 5",
+            Box::new(|| {
+                let mut rgb = vec![128u8; 400];
+                unsafe { c::colorize_rgb8(model, null(), rgb.as_mut_ptr(), 8, 8, 40, 5) }
+            }),
+            2,
+        ),
+        (
+            "rgb8 with pixels NULL",
+            Box::new(|| unsafe { c::colorize_rgb8(model, null(), null_mut(), 8, 8, 24, 3) }),
+            1,
+        ),
+        (
+            "rgb_float with a NaN sample",
+            Box::new(|| {
+                let mut px = vec![0.5f32; 8 * 8 * 3];
+                px[7] = f32::NAN;
+                unsafe { c::colorize_rgb_float(model, null(), px.as_mut_ptr(), 8, 8, 24, 3, false) }
+            }),
+            2,
+        ),
+    ];
+    println!("| C call | status | colorize_last_error() |");
+    println!("|---|---|---|");
+    let mut wrong = Vec::new();
+    for (what, call, expected) in rows {
+        let status = call();
+        let name = unsafe { std::ffi::CStr::from_ptr(c::colorize_status_str(status)) };
+        let message = unsafe { std::ffi::CStr::from_ptr(c::colorize_last_error()) };
+        println!(
+            "| {what} | {status} {} | {} |",
+            name.to_string_lossy(),
+            message.to_string_lossy()
+        );
+        if status != expected {
+            wrong.push(format!("{what}: status {status}, expected {expected}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    unsafe { c::colorize_model_free(model as *mut c::Model) };
+    unsafe { c::colorize_model_free(null_mut()) };
+}

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 
 /// The C ABI as a C caller sees it. Status and enums are plain integers here, so that the
 /// fuzzer can pass values that are not valid enumerators (as C may).
-mod c {
+pub mod c {
     use std::ffi::c_char;
     #[repr(C)]
     pub struct Model {
@@ -38,6 +38,7 @@ mod c {
         pub tile_size: u32,
     }
     extern "C" {
+        pub fn colorize_model_load_named(name: *const c_char, out: *mut *mut Model) -> u32;
         pub fn colorize_model_load_memory(data: *const u8, len: usize, out: *mut *mut Model)
             -> u32;
         pub fn colorize_model_free(model: *mut Model);
