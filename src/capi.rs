@@ -158,6 +158,7 @@ unsafe fn options_from(options: *const colorize_options) -> Result<Options, Fail
         saturation: raw.saturation,
         mode,
         tile_size: raw.tile_size,
+        ..Options::default()
     })
 }
 

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::{Mode, Options};
+use crate::{Mode, Options, Upsampling};
 
 /// Default native-mode tile side in pixels.
 pub const DEFAULT_TILE_SIZE: usize = 512;
@@ -29,6 +29,13 @@ pub const MAX_NETWORK_SIDE: usize = 8192;
 const SHAPE_BUCKET: usize = 32;
 /// L* values may stray this far outside 0..100 (float rounding) and are clamped.
 const L_TOLERANCE: f32 = 0.5;
+/// a*, b* are kept within +-this after upsampling (the guided filter may extrapolate).
+const CHROMA_LIMIT: f32 = 128.0;
+/// Guided upsampling: window radius in field pixels and regularisation in (L*)^2; an edge
+/// whose L* varies much more than sqrt(eps) = 4 inside the window steers the colour, while
+/// weaker texture and noise in L* do not modulate it.
+const GUIDED_RADIUS: usize = 2;
+const GUIDED_EPS: f32 = 16.0;
 /// Working mode never makes the long side more than this many times the working size.
 const MAX_ASPECT_STRETCH: usize = 4;
 
@@ -125,11 +132,13 @@ pub struct Chroma {
 }
 
 enum ChromaKind {
-    /// Low-resolution planes sampled bilinearly; `x_map` holds, per output column, the two
-    /// field columns and the weight of the second.
+    /// Low-resolution coefficients sampled bilinearly: at each pixel a* = Aa L* + Ba and
+    /// b* = Ab L* + Bb (A = 0 for plain bilinear upsampling; the fast guided filter's linear
+    /// model otherwise). `x_map` holds, per output column, the two field columns and the
+    /// weight of the second.
     Field {
-        a: Vec<f32>,
-        b: Vec<f32>,
+        /// Aa, Ba, Ab, Bb planes, each `field_w` x `field_h`.
+        coefficients: [Vec<f32>; 4],
         field_w: usize,
         field_h: usize,
         x_map: Vec<(u32, u32, f32)>,
@@ -141,8 +150,9 @@ enum ChromaKind {
 }
 
 impl Chroma {
-    /// Writes row `y`'s a*,b* pairs (saturation applied) into `out[..2 * width]`.
-    pub fn row(&self, y: usize, out: &mut [f32]) {
+    /// Writes row `y`'s a*,b* pairs (saturation applied) into `out[..2 * width]`;
+    /// `l_row` is that row's full-resolution L* (the guide of guided upsampling).
+    pub fn row(&self, y: usize, l_row: &[f32], out: &mut [f32]) {
         let out = &mut out[..2 * self.width];
         let s = self.saturation;
         match &self.kind {
@@ -155,32 +165,30 @@ impl Chroma {
                 }
             }
             ChromaKind::Field {
-                a,
-                b,
+                coefficients,
                 field_w,
                 field_h,
                 x_map,
                 y_scale,
                 y_offset,
             } => {
+                let fw = *field_w;
                 let (y0, y1, fy) = sample_position(y, *y_scale, *y_offset, *field_h);
-                let (ra0, ra1) = (
-                    &a[y0 * field_w..][..*field_w],
-                    &a[y1 * field_w..][..*field_w],
-                );
-                let (rb0, rb1) = (
-                    &b[y0 * field_w..][..*field_w],
-                    &b[y1 * field_w..][..*field_w],
-                );
-                for (pair, &(x0, x1, fx)) in out.chunks_exact_mut(2).zip(x_map) {
+                let rows = coefficients
+                    .each_ref()
+                    .map(|c| (&c[y0 * fw..][..fw], &c[y1 * fw..][..fw]));
+                for ((pair, &(x0, x1, fx)), &l) in out.chunks_exact_mut(2).zip(x_map).zip(l_row) {
                     let (x0, x1) = (x0 as usize, x1 as usize);
-                    let lerp2 = |r0: &[f32], r1: &[f32]| {
+                    let lerp2 = |(r0, r1): (&[f32], &[f32])| {
                         let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
                         let bottom = r1[x0] + (r1[x1] - r1[x0]) * fx;
                         top + (bottom - top) * fy
                     };
-                    pair[0] = lerp2(ra0, ra1) * s;
-                    pair[1] = lerp2(rb0, rb1) * s;
+                    let l = l.clamp(0.0, 100.0);
+                    let a = lerp2(rows[0]) * l + lerp2(rows[1]);
+                    let b = lerp2(rows[2]) * l + lerp2(rows[3]);
+                    pair[0] = a.clamp(-CHROMA_LIMIT, CHROMA_LIMIT) * s;
+                    pair[1] = b.clamp(-CHROMA_LIMIT, CHROMA_LIMIT) * s;
                 }
             }
         }
@@ -294,8 +302,21 @@ fn working(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaK
     let (off_x, off_y) = ((pw - tw) / 2, (ph - th) / 2);
     let padded = pad_reflect(&resized, tw, th, pw, ph, off_x, off_y);
     drop(resized);
+    let stride = contract.stride;
+    let guide = match options.upsampling {
+        Upsampling::Guided => Some(box_downsample(&padded, pw, ph, stride)),
+        Upsampling::Bilinear => None,
+    };
     let (ab, field_h, field_w) = model.run_plane(padded, ph, pw)?;
     let (a, b) = split_planes(ab, field_w * field_h);
+    let coefficients = match guide {
+        Some(guide) => {
+            let (aa, ba) = guided_coefficients(&guide, &a, field_w, field_h);
+            let (ab_, bb) = guided_coefficients(&guide, &b, field_w, field_h);
+            [aa, ba, ab_, bb]
+        }
+        None => [vec![0.0; a.len()], a, vec![0.0; b.len()], b],
+    };
     let s = contract.stride as f64;
     // Full-res pixel centre x+0.5 -> working x (x+0.5)*tw/w -> padded + off -> field / s.
     let x_scale = tw as f64 / plane.width as f64 / s;
@@ -307,14 +328,81 @@ fn working(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaK
         })
         .collect();
     Ok(ChromaKind::Field {
-        a,
-        b,
+        coefficients,
         field_w,
         field_h,
         x_map,
         y_scale: th as f64 / plane.height as f64 / s,
         y_offset: off_y as f64 / s,
     })
+}
+
+/// Mean of each `factor` x `factor` block (the guide at the network's output resolution).
+fn box_downsample(src: &[f32], w: usize, h: usize, factor: usize) -> Vec<f32> {
+    if factor == 1 {
+        return src.to_vec();
+    }
+    let (ow, oh) = (w / factor, h / factor);
+    let norm = 1.0 / (factor * factor) as f32;
+    let mut out = vec![0.0f32; ow * oh];
+    for oy in 0..oh {
+        for y in oy * factor..(oy + 1) * factor {
+            let row = &src[y * w..][..ow * factor];
+            for (o, block) in out[oy * ow..][..ow]
+                .iter_mut()
+                .zip(row.chunks_exact(factor))
+            {
+                *o += block.iter().sum::<f32>();
+            }
+        }
+    }
+    out.iter_mut().for_each(|v| *v *= norm);
+    out
+}
+
+/// Mean over a (2r+1)^2 window, clamped at the borders (separable running sums).
+fn box_mean(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+    let pass = |src: &[f32], len: usize, step: usize, lanes: usize, lane_step: usize| {
+        let mut out = vec![0.0f32; src.len()];
+        for lane in 0..lanes {
+            let at = |i: usize| lane * lane_step + i * step;
+            let mut sum: f32 = (0..=r.min(len - 1)).map(|i| src[at(i)]).sum();
+            for i in 0..len {
+                let (lo, hi) = (i.saturating_sub(r), (i + r).min(len - 1));
+                out[at(i)] = sum / (hi - lo + 1) as f32;
+                if i + r + 1 < len {
+                    sum += src[at(i + r + 1)];
+                }
+                if i >= r {
+                    sum -= src[at(i - r)];
+                }
+            }
+        }
+        out
+    };
+    let rows = pass(src, w, 1, h, w);
+    pass(&rows, h, w, w, 1)
+}
+
+/// The fast guided filter's per-window linear model p ~ A g + B (He & Sun 2015), smoothed:
+/// applied at full resolution with the full-resolution L* as g, colour follows L* edges
+/// instead of bleeding across them.
+fn guided_coefficients(guide: &[f32], p: &[f32], w: usize, h: usize) -> (Vec<f32>, Vec<f32>) {
+    let r = GUIDED_RADIUS;
+    let mean_g = box_mean(guide, w, h, r);
+    let mean_p = box_mean(p, w, h, r);
+    let gg: Vec<f32> = guide.iter().map(|g| g * g).collect();
+    let gp: Vec<f32> = guide.iter().zip(p).map(|(g, p)| g * p).collect();
+    let (corr_gg, corr_gp) = (box_mean(&gg, w, h, r), box_mean(&gp, w, h, r));
+    let mut a = vec![0.0f32; w * h];
+    let mut b = vec![0.0f32; w * h];
+    for i in 0..w * h {
+        let var = (corr_gg[i] - mean_g[i] * mean_g[i]).max(0.0);
+        let cov = corr_gp[i] - mean_g[i] * mean_p[i];
+        a[i] = cov / (var + GUIDED_EPS);
+        b[i] = mean_p[i] - a[i] * mean_g[i];
+    }
+    (box_mean(&a, w, h, r), box_mean(&b, w, h, r))
 }
 
 fn split_planes(mut ab: Vec<f32>, plane_len: usize) -> (Vec<f32>, Vec<f32>) {

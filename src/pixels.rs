@@ -75,7 +75,7 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
         .for_each_init(
             || vec![0.0f32; 2 * width],
             |ab, (y, (px_row, l_row))| {
-                chroma.row(y, ab);
+                chroma.row(y, l_row, ab);
                 for ((px, &lightness), pair) in px_row
                     .chunks_exact_mut(channels)
                     .zip(l_row)

@@ -662,3 +662,43 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[test]
+fn guided_upsampling_keeps_colour_edges_sharp() {
+    // A vertical edge not on a block boundary; the model predicts a* = L* - 50 from 4x4
+    // block means, i.e. blurred at the edge. Guided by the full-resolution L*, upsampling
+    // puts the edge back where L* has it; bilinear leaves it smeared over blocks.
+    let model = Model::from_bytes(&common::strided_model(4, 4, 1.0, 0.0), "strided").unwrap();
+    let (w, h) = (200, 64);
+    let l: Vec<f32> = (0..w * h)
+        .map(|i| if i % w < 101 { 30.0 } else { 70.0 })
+        .collect();
+    let error_near_edge = |upsampling| {
+        let options = Options {
+            working_size: h as u32,
+            upsampling,
+            ..Default::default()
+        };
+        let ab = run(&model, &options, &l, w, h);
+        let mut total = 0.0;
+        for y in 0..h {
+            for x in 90..112 {
+                total += (ab[2 * (y * w + x)] - (l[y * w + x] - 50.0)).abs();
+            }
+        }
+        total / (h * 22) as f32
+    };
+    let (guided, bilinear) = (
+        error_near_edge(colorize::Upsampling::Guided),
+        error_near_edge(colorize::Upsampling::Bilinear),
+    );
+    eprintln!("mean |a* error| near the edge: guided {guided:.2}, bilinear {bilinear:.2}");
+    assert!(
+        bilinear > 2.0,
+        "the test needs a blurred prediction ({bilinear})"
+    );
+    assert!(
+        guided < bilinear / 2.0,
+        "guided {guided} vs bilinear {bilinear}"
+    );
+}

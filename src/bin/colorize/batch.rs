@@ -383,6 +383,10 @@ pub fn run(cli: &Cli) -> ExitCode {
                 CliMode::Native => colorize::Mode::Native,
             },
             tile_size: cli.tile_size.unwrap_or(0),
+            upsampling: match cli.upsampling {
+                crate::CliUpsampling::Guided => colorize::Upsampling::Guided,
+                crate::CliUpsampling::Bilinear => colorize::Upsampling::Bilinear,
+            },
         };
         let threads = cli
             .jobs

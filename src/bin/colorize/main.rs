@@ -53,6 +53,10 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = CliMode::Working)]
     pub mode: CliMode,
 
+    /// Working-mode colour upsampling: guided (follows the photo's edges) or bilinear.
+    #[arg(long, value_enum, default_value_t = CliUpsampling::Guided)]
+    pub upsampling: CliUpsampling,
+
     /// Tile side for --mode native (default 512).
     #[arg(long, value_name = "PIXELS")]
     pub tile_size: Option<u32>,
@@ -87,6 +91,12 @@ pub struct Cli {
 pub enum CliMode {
     Working,
     Native,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CliUpsampling {
+    Guided,
+    Bilinear,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
