@@ -18,11 +18,11 @@
 //! A [`Model`] is immutable, cheap to clone and may be used from many threads at once.
 
 pub mod color;
+/// Export-time rewrite of the decoder's transposed convolutions (PERF_NOTES.md).
+pub mod deconv_rewrite;
 pub mod io;
 pub mod metrics;
 pub mod onnx;
-/// Export-time rewrite of the decoder's transposed convolutions (PERF_NOTES.md).
-pub mod deconv_rewrite;
 
 mod capi;
 mod engine;
@@ -74,7 +74,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { working_size: 0, saturation: 1.0, mode: Mode::Working, tile_size: 0, upsampling: Upsampling::Guided }
+        Options {
+            working_size: 0,
+            saturation: 1.0,
+            mode: Mode::Working,
+            tile_size: 0,
+            upsampling: Upsampling::Guided,
+        }
     }
 }
 
