@@ -16,8 +16,10 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::knobs::KnobScope;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -305,7 +307,7 @@ impl Model {
             .network
             .clone()
             .with_input_fact(0, f32::fact([1, 1, height, width]).into())
-            .and_then(|m| m.into_optimized())
+            .and_then(|m| optimizer_knobs().enter(|| m.into_optimized()))
             .and_then(TypedSimplePlan::new)
             .map_err(|e| {
                 Error::new(
@@ -327,7 +329,8 @@ impl Model {
     /// Runs the network on one L* plane of `height` x `width` (already padded to the
     /// model's multiple). Returns the a* plane and the b* plane, each
     /// (height/stride) x (width/stride), row-major, and their dimensions.
-    pub(crate) fn run_plane(
+    /// Public for the benchmark (`colorize-bench` times the network alone through it).
+    pub fn run_plane(
         &self,
         l: Vec<f32>,
         height: usize,
@@ -340,9 +343,12 @@ impl Model {
         let input =
             Tensor::from_shape(&[1, 1, height, width], &l).map_err(|e| inference_error(&e))?;
         drop(l);
-        let outputs = plan
-            .run(tvec!(input.into_tvalue()))
-            .map_err(|e| inference_error(&format!("{e:#}")))?;
+        // Matrix products split over the caller's rayon pool (tract runs them on one
+        // thread otherwise); measured in PERF_NOTES.md.
+        let outputs = multithread_tract_scope(Executor::RayonGlobal, || {
+            plan.run(tvec!(input.into_tvalue()))
+        })
+        .map_err(|e| inference_error(&format!("{e:#}")))?;
         let output = outputs
             .first()
             .ok_or_else(|| inference_error(&"the network returned no output"))?;
@@ -361,6 +367,17 @@ impl Model {
             .to_vec();
         Ok((ab, out_h, out_w))
     }
+}
+
+/// tract optimiser settings for every plan (PERF_NOTES.md): its "direct spatial"
+/// convolution, which it picks for 3x3 layers of up to 64 input channels, ran 2-8x slower
+/// than im2col + matrix product on this project's encoder (conv1_2, conv2_1).
+fn optimizer_knobs() -> &'static KnobScope {
+    static KNOBS: OnceLock<KnobScope> = OnceLock::new();
+    KNOBS.get_or_init(|| {
+        KnobScope::new([("TRACT_DISABLE_DIRECT_SPATIAL", "true")])
+            .expect("a knob of this tract version")
+    })
 }
 
 /// The graph has one float32 input [N,1,H,W] and one float32 output [N,2,H',W'].

@@ -71,6 +71,10 @@ struct Args {
     /// (exactly) as Conv 3x3 + DepthToSpace to this file, and exit.
     #[arg(long, value_name = "OUT.onnx")]
     rewrite_deconv: Option<PathBuf>,
+    /// Override one of tract's knobs for this run (A/B tests of PERF_NOTES.md), e.g.
+    /// TRACT_DISABLE_DIRECT_SPATIAL=false. Repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    tract_knob: Vec<String>,
     /// Instead of benchmarking: time tract's plan node by node at SIZE x SIZE, and exit.
     #[arg(long, value_name = "SIZE")]
     profile: Option<usize>,
@@ -149,6 +153,14 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&args.work_dir)?;
     let work_dir = args.work_dir.canonicalize()?;
     let cli = std::env::current_exe()?.with_file_name("colorize");
+    for knob in &args.tract_knob {
+        let (name, value) = knob
+            .split_once('=')
+            .with_context(|| format!("--tract-knob {knob}: expected NAME=VALUE"))?;
+        if !tract_onnx::tract_core::knobs::set_str(name, value) {
+            bail!("--tract-knob: tract has no knob named {name}");
+        }
+    }
     if let Some(out) = &args.rewrite_deconv {
         return rewrite_file(&model_path, out);
     }
@@ -206,6 +218,10 @@ fn main() -> Result<()> {
         for (name, t) in [
             ("decode", s.decode_s),
             ("colour in (sRGB -> L*)", s.colour_in_s),
+            (
+                "  (same, grey table; not in the sum)",
+                s.colour_in_grey_lut_s,
+            ),
             ("network", s.network_s),
             ("resize + upsampling", s.resize_upsample_s),
             ("colour out (L*a*b* -> sRGB)", s.colour_out_s),

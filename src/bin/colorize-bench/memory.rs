@@ -38,6 +38,7 @@ pub fn measure(
         .arg("--mode")
         .arg(mode)
         .arg("-q")
+        .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("running {}", cli.display()))?;
     let pid = child.id() as libc::pid_t;

@@ -27,6 +27,9 @@ pub struct Stages {
     pub working_shape: (usize, usize),
     pub decode_s: f64,
     pub colour_in_s: f64,
+    /// The same L* through a 256-entry table when R = G = B (a grey photo), for the
+    /// LUT lever of PERF_NOTES.md; the values are checked equal to the per-pixel ones.
+    pub colour_in_grey_lut_s: f64,
     pub network_s: f64,
     pub resize_upsample_s: f64,
     pub colour_out_s: f64,
@@ -107,6 +110,28 @@ pub fn run(
             Ok((rgb, l))
         })?;
         s.colour_in_s = t;
+        let (l_lut, t) = timed(|| {
+            let table: Vec<f32> = (0..=255u8)
+                .map(|v| color::linear_to_lightness(color::srgb8_to_linear([v, v, v])))
+                .collect();
+            let mut out = vec![0.0f32; w * h];
+            out.par_chunks_mut(w)
+                .zip(rgb.par_chunks(3 * w))
+                .for_each(|(l_row, px)| {
+                    for (o, p) in l_row.iter_mut().zip(px.chunks_exact(3)) {
+                        *o = if p[0] == p[1] && p[1] == p[2] {
+                            table[usize::from(p[0])]
+                        } else {
+                            color::linear_to_lightness(color::srgb8_to_linear([p[0], p[1], p[2]]))
+                        };
+                    }
+                });
+            Ok(out)
+        })?;
+        if l_lut != l {
+            bail!("the grey L* table disagrees with the per-pixel conversion");
+        }
+        s.colour_in_grey_lut_s = t;
         let mut ab = vec![0.0f32; 2 * w * h];
         let ((), predict_s) = timed(|| {
             Ok(colorize::colorize_l(
@@ -171,6 +196,7 @@ pub fn run(
     let mut result = runs[0].clone();
     result.decode_s = pick(|s| s.decode_s);
     result.colour_in_s = pick(|s| s.colour_in_s);
+    result.colour_in_grey_lut_s = pick(|s| s.colour_in_grey_lut_s);
     result.network_s = pick(|s| s.network_s);
     result.resize_upsample_s = pick(|s| s.resize_upsample_s);
     result.colour_out_s = pick(|s| s.colour_out_s);
@@ -197,6 +223,7 @@ pub fn run(
             .arg("-m")
             .arg(model_path)
             .arg("-q")
+            .stdout(std::process::Stdio::null())
             .status()
             .with_context(|| format!("running {}", cli.display()))?;
         walls.push(start.elapsed().as_secs_f64());

@@ -14,7 +14,7 @@ pub fn run(model_path: &Path, size: usize, runs: usize) -> Result<()> {
     let typed = tract_onnx::onnx()
         .model_for_path(model_path)?
         .with_input_fact(0, f32::fact([1, 1, size, size]).into())?
-        .into_optimized()?;
+        .into_optimized()?; // knobs: from the environment or --tract-knob, not Model's
     let plan = Arc::new(TypedSimplePlan::new(typed)?);
     println!(
         "optimized plan for {size}x{size} in {:.0} ms",
