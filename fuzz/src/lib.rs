@@ -397,13 +397,22 @@ pub fn capi(data: &[u8]) {
             let values_valid = matches!(main_span, Ok(Some(_)))
                 && (0..height)
                     .all(|y| (0..width).all(|x| (-0.5..=100.5).contains(&l[y * stride + x])));
-            // Either two buffers, or (overlap) both inside one, ab starting one float after l.
-            let mut one = vec![-7.0f32; if overlap { l_len.max(ab_len) + 1 } else { 0 }];
+            // Either two buffers, or (overlap) both inside one, ab starting one float after
+            // l (at l itself when l is one float), so that they always share memory.
+            let offset = usize::from(l_len > 1);
+            let mut one = vec![
+                -7.0f32;
+                if overlap {
+                    l_len.max(offset + ab_len)
+                } else {
+                    0
+                }
+            ];
             let mut ab = vec![-7.0f32; ab_len];
             let (l_ptr, ab_ptr) = if overlap {
                 one[..l_len].copy_from_slice(&l);
                 let base = one.as_mut_ptr();
-                (base as *const f32, unsafe { base.add(1) })
+                (base as *const f32, unsafe { base.add(offset) })
             } else {
                 (l.as_ptr(), ab.as_mut_ptr())
             };
