@@ -180,7 +180,27 @@ impl Model {
     }
 
     /// A model from ONNX bytes; `name` is only used in messages and [`Model::name`].
+    ///
+    /// Malformed graphs can make tract panic while it analyses them (found by fuzzing, e.g.
+    /// a Conv whose `pads` is shorter than its spatial axes); such a panic is caught here
+    /// and becomes a [`ErrorKind::ModelLoad`] error, so no caller (the CLI included) crashes.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
+        std::panic::catch_unwind(|| Self::from_bytes_unguarded(bytes, name)).unwrap_or_else(
+            |payload| {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::new(
+                    ErrorKind::ModelLoad,
+                    format!("{name}: tract cannot load this ONNX graph (it failed inside: {what})"),
+                ))
+            },
+        )
+    }
+
+    fn from_bytes_unguarded(bytes: &[u8], name: &str) -> Result<Self> {
         let load_error = |what: &str, e: &dyn std::fmt::Display| {
             Error::new(ErrorKind::ModelLoad, format!("{name}: {what}: {e}"))
         };
