@@ -101,7 +101,13 @@ impl GraphBuilder {
     }
 
     /// Adds a node with explicit output names.
-    pub fn node_named(&mut self, op: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) {
+    pub fn node_named(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: &[(&str, Attr)],
+    ) {
         let name = self.fresh(op);
         self.graph.node.push(pb::NodeProto {
             name,
@@ -141,7 +147,12 @@ impl GraphBuilder {
         stride: usize,
         pad: usize,
     ) -> String {
-        let dims = [out_channels as i64, in_channels as i64, kernel as i64, kernel as i64];
+        let dims = [
+            out_channels as i64,
+            in_channels as i64,
+            kernel as i64,
+            kernel as i64,
+        ];
         let w = self.initializer("conv_w", &dims, weight);
         let b = self.initializer("conv_b", &[out_channels as i64], bias);
         let p = pad as i64;
@@ -169,7 +180,12 @@ impl GraphBuilder {
         stride: usize,
         pad: usize,
     ) -> String {
-        let dims = [in_channels as i64, out_channels as i64, kernel as i64, kernel as i64];
+        let dims = [
+            in_channels as i64,
+            out_channels as i64,
+            kernel as i64,
+            kernel as i64,
+        ];
         let w = self.initializer("deconv_w", &dims, weight);
         let b = self.initializer("deconv_b", &[out_channels as i64], bias);
         let p = pad as i64;
@@ -199,12 +215,18 @@ impl GraphBuilder {
             ir_version: 8,
             producer_name: "colorize".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: OPSET }],
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: OPSET,
+            }],
             graph: Some(self.graph.clone()),
             metadata_props: self
                 .metadata
                 .iter()
-                .map(|(key, value)| pb::StringStringEntryProto { key: key.clone(), value: value.clone() })
+                .map(|(key, value)| pb::StringStringEntryProto {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
                 .collect(),
             ..Default::default()
         }
@@ -243,7 +265,10 @@ fn value_info(name: &str, dims: &[Dim]) -> pb::ValueInfoProto {
 
 fn attribute(name: &str, value: &Attr) -> pb::AttributeProto {
     use pb::attribute_proto::AttributeType;
-    let mut attr = pb::AttributeProto { name: name.to_string(), ..Default::default() };
+    let mut attr = pb::AttributeProto {
+        name: name.to_string(),
+        ..Default::default()
+    };
     match value {
         Attr::Int(i) => {
             attr.i = *i;
@@ -270,11 +295,33 @@ fn attribute(name: &str, value: &Attr) -> pb::AttributeProto {
 /// It is not a colorizer; it makes the engine's plumbing observable (a known function of L*).
 pub fn linear_test_model(a_gain: f32, b_gain: f32) -> Vec<u8> {
     let mut g = GraphBuilder::new("linear-test");
-    let dims = [Dim::Symbolic("N"), Dim::Fixed(1), Dim::Symbolic("H"), Dim::Symbolic("W")];
+    let dims = [
+        Dim::Symbolic("N"),
+        Dim::Fixed(1),
+        Dim::Symbolic("H"),
+        Dim::Symbolic("W"),
+    ];
     g.input("L", &dims);
-    let y = g.conv("L", &[a_gain, b_gain], &[-50.0 * a_gain, -50.0 * b_gain], 2, 1, 1, 1, 0);
+    let y = g.conv(
+        "L",
+        &[a_gain, b_gain],
+        &[-50.0 * a_gain, -50.0 * b_gain],
+        2,
+        1,
+        1,
+        1,
+        0,
+    );
     g.node_named("Identity", &[&y], &["ab"], &[]);
-    g.output("ab", &[Dim::Symbolic("N"), Dim::Fixed(2), Dim::Symbolic("H"), Dim::Symbolic("W")]);
+    g.output(
+        "ab",
+        &[
+            Dim::Symbolic("N"),
+            Dim::Fixed(2),
+            Dim::Symbolic("H"),
+            Dim::Symbolic("W"),
+        ],
+    );
     g.metadata("colorize.format", 1);
     g.metadata("colorize.stride", 1);
     g.metadata("colorize.pad_multiple", 1);

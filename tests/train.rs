@@ -97,15 +97,22 @@ const CHECKPOINT: &str = "checkpoint.safetensors";
 fn checkpoint_tensors(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let bytes = std::fs::read(dir.join(CHECKPOINT)).expect("checkpoint");
     let st = safetensors::SafeTensors::deserialize(&bytes).expect("checkpoint parses");
-    let mut out: Vec<(String, Vec<u8>)> =
-        st.tensors().into_iter().map(|(n, v)| (n, v.data().to_vec())).collect();
+    let mut out: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.data().to_vec()))
+        .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
 /// The checkpoint's JSON record (configuration, epoch, history).
 fn record(dir: &Path) -> serde_json::Value {
-    let meta = checkpoint_tensors(dir).into_iter().find(|(n, _)| n == "meta").expect("meta").1;
+    let meta = checkpoint_tensors(dir)
+        .into_iter()
+        .find(|(n, _)| n == "meta")
+        .expect("meta")
+        .1;
     serde_json::from_slice(&meta).expect("record parses")
 }
 
@@ -114,7 +121,10 @@ fn history(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 fn as_f32(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 #[test]
@@ -196,8 +206,15 @@ fn resume_continues_exactly_where_it_stopped() {
         if !name.starts_with("param.") && !name.starts_with("adam_") {
             continue;
         }
-        let diff = as_f32(ta).iter().zip(as_f32(tb)).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        assert!(diff < 1e-5, "{name} differs by {diff} between straight and resumed runs");
+        let diff = as_f32(ta)
+            .iter()
+            .zip(as_f32(tb))
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff < 1e-5,
+            "{name} differs by {diff} between straight and resumed runs"
+        );
     }
     // A finished run asked for no more epochs does nothing and says so.
     let again = run(&train_args(
@@ -464,16 +481,114 @@ fn prepare_resizes_once_mirroring_the_tree() {
     let src = tmp.path().join("src");
     make_dataset(&src, 4, 60);
     std::fs::create_dir_all(src.join("coast")).unwrap();
-    RgbImage::from_fn(90, 50, |x, y| Rgb([x as u8, y as u8, 100])).save(src.join("coast/wide.png")).unwrap();
+    RgbImage::from_fn(90, 50, |x, y| Rgb([x as u8, y as u8, 100]))
+        .save(src.join("coast/wide.png"))
+        .unwrap();
     let before = std::fs::read(src.join("coast/wide.png")).unwrap();
     let dst = tmp.path().join("dst");
-    let res = run(&["prepare", src.to_str().unwrap(), dst.to_str().unwrap(), "--size", "32"]);
+    let res = run(&[
+        "prepare",
+        src.to_str().unwrap(),
+        dst.to_str().unwrap(),
+        "--size",
+        "32",
+    ]);
     assert!(res.status.success(), "{}", stderr(&res));
-    assert!(String::from_utf8_lossy(&res.stdout).contains("5 written"), "{}", String::from_utf8_lossy(&res.stdout));
+    assert!(
+        String::from_utf8_lossy(&res.stdout).contains("5 written"),
+        "{}",
+        String::from_utf8_lossy(&res.stdout)
+    );
     let wide = image::open(dst.join("coast/wide.png")).unwrap();
     assert_eq!((wide.width(), wide.height()), (32, 32));
-    assert_eq!(image::open(dst.join("hills/img000.png")).unwrap().width(), 32);
-    assert_eq!(before, std::fs::read(src.join("coast/wide.png")).unwrap(), "input changed");
-    let again = run(&["prepare", src.to_str().unwrap(), dst.to_str().unwrap(), "--size", "32"]);
+    assert_eq!(
+        image::open(dst.join("hills/img000.png")).unwrap().width(),
+        32
+    );
+    assert_eq!(
+        before,
+        std::fs::read(src.join("coast/wide.png")).unwrap(),
+        "input changed"
+    );
+    let again = run(&[
+        "prepare",
+        src.to_str().unwrap(),
+        dst.to_str().unwrap(),
+        "--size",
+        "32",
+    ]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("5 already there"));
+}
+
+/// Issue 7: a trainer SIGKILLed mid-epoch (no handler runs) resumes from its last complete
+/// checkpoint; the checkpoint on disk always parses (it is never left half-written) and
+/// holds exactly the finished epochs.
+#[test]
+fn sigkill_mid_epoch_resumes_from_the_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data, 40, 40);
+    let out = tmp.path().join("run");
+    let v = vgg();
+    let mut args = train_args(
+        data.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "50",
+        v.to_str().unwrap(),
+    );
+    set_batch_size(&mut args, "2");
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the second checkpoint has been written (or the first, if slow), then
+    // kill soon after: the next epoch, and maybe the next checkpoint write, is under way.
+    let modified = || {
+        std::fs::metadata(out.join(CHECKPOINT))
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let (mut last, mut writes) = (None, 0);
+    while writes < 2 && std::time::Instant::now() < deadline {
+        let now = modified();
+        if now.is_some() && now != last {
+            writes += 1;
+            last = now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(writes >= 1, "no checkpoint within 180 s");
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "the trainer ended before the kill"
+    );
+    let saved = record(&out)["epoch"].as_u64().unwrap();
+    assert!(saved >= 1);
+    assert_eq!(history(&out).len() as u64, saved, "history holds whole epochs only");
+    let target = (saved + 1).to_string();
+    let mut args = train_args(
+        data.to_str().unwrap(),
+        out.to_str().unwrap(),
+        &target,
+        v.to_str().unwrap(),
+    );
+    set_batch_size(&mut args, "2");
+    let res = run(&args);
+    assert!(res.status.success(), "{}", stderr(&res));
+    assert_eq!(record(&out)["epoch"].as_u64().unwrap(), saved + 1);
+    assert_eq!(history(&out).len() as u64, saved + 1);
+    let visible_temps: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp") && !n.starts_with('.'))
+        .collect();
+    assert!(visible_temps.is_empty(), "{visible_temps:?}");
 }

@@ -58,17 +58,46 @@ enum Command {
         /// Validation photos used (first N, sorted by path).
         #[arg(long, default_value_t = 200)]
         val_limit: usize,
+        /// Gain on the predicted a*b*: a number, or `auto` to calibrate it on --calibrate
+        /// photos so outputs are as colourful as the truth (see README, "Vividness").
+        #[arg(long, default_value = "1")]
+        chroma_gain: String,
+        /// Colour photos for `--chroma-gain auto` (use training photos, not test photos).
+        #[arg(long)]
+        calibrate: Option<PathBuf>,
+        /// `--chroma-gain auto` aims at output colourfulness = this x the truth's.
+        #[arg(long, default_value_t = 1.0)]
+        target_ratio: f64,
+        /// Calibration photos used (every k-th of the sorted list, to span categories).
+        #[arg(long, default_value_t = 300)]
+        calibrate_limit: usize,
     },
 }
 
-fn export(
-    run: &PathBuf,
-    output: &PathBuf,
-    name: &str,
-    category: &str,
-    val: Option<&PathBuf>,
+/// What `export` is asked for.
+struct ExportRequest<'a> {
+    run: &'a PathBuf,
+    output: &'a PathBuf,
+    name: &'a str,
+    category: &'a str,
+    val: Option<&'a PathBuf>,
     val_limit: usize,
-) -> Result<()> {
+    chroma_gain: &'a str,
+    calibrate: Option<&'a PathBuf>,
+    calibrate_limit: usize,
+    target_ratio: f64,
+}
+
+fn export(req: ExportRequest) -> Result<()> {
+    let ExportRequest {
+        run,
+        output,
+        name,
+        category,
+        val,
+        val_limit,
+        ..
+    } = req;
     let loaded =
         checkpoint::load(run)?.with_context(|| format!("no checkpoint in {}", run.display()))?;
     let state = &loaded.state;
@@ -101,7 +130,41 @@ fn export(
         );
         meta.insert("colorize.val_l2".to_string(), format!("{:.6}", r.val_l2));
     }
-    let mut bytes = train::export::to_onnx(&net, &meta);
+    let gain = match req.chroma_gain {
+        "auto" => {
+            let dir = req
+                .calibrate
+                .context("--chroma-gain auto needs --calibrate PHOTOS")?;
+            let all = train::data::list_images(dir, None)?;
+            let step = (all.len() / req.calibrate_limit.max(1)).max(1);
+            let photos: Vec<PathBuf> = all
+                .into_iter()
+                .step_by(step)
+                .take(req.calibrate_limit)
+                .collect();
+            let (gain, ratio) =
+                train::export::calibrate_chroma_gain(&net, &meta, &photos, req.target_ratio)?;
+            eprintln!("chroma gain {gain:.3} (colourfulness ratio at gain 1: {ratio:.3}, on {} calibration photos)", photos.len());
+            meta.insert(
+                "colorize.chroma_gain_calibration".to_string(),
+                format!(
+                    "{} photos from {}, target ratio {}, ratio at gain 1: {ratio:.3}",
+                    photos.len(),
+                    dir.display(),
+                    req.target_ratio
+                ),
+            );
+            gain
+        }
+        text => text
+            .parse::<f32>()
+            .ok()
+            .filter(|g| *g > 0.0 && g.is_finite())
+            .with_context(|| {
+                format!("--chroma-gain must be a positive number or auto, not '{text}'")
+            })?,
+    };
+    let mut bytes = train::export::to_onnx(&net, gain, &meta);
     if let Some(val) = val {
         let photos: Vec<PathBuf> = train::data::list_images(val, None)?
             .into_iter()
@@ -110,7 +173,7 @@ fn export(
         let scores = train::export::validation_metrics(&bytes, &photos)?;
         eprintln!("validation on {} photos: {scores:?}", photos.len());
         meta.extend(scores);
-        bytes = train::export::to_onnx(&net, &meta);
+        bytes = train::export::to_onnx(&net, gain, &meta);
     }
     let tmp = output.with_extension("onnx.tmp");
     std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -152,7 +215,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             category,
             val,
             val_limit,
-        } => export(&run, &output, &name, &category, val.as_ref(), val_limit)?,
+            chroma_gain,
+            calibrate,
+            calibrate_limit,
+            target_ratio,
+        } => export(ExportRequest {
+            run: &run,
+            output: &output,
+            name: &name,
+            category: &category,
+            val: val.as_ref(),
+            val_limit,
+            chroma_gain: &chroma_gain,
+            calibrate: calibrate.as_ref(),
+            calibrate_limit,
+            target_ratio,
+        })?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,9 @@ pub struct ModelConfig {
     pub loss: String,
     pub huber_delta: f64,
     pub crop: u32,
+    /// Colour rebalancing λ (0 = off).
+    #[serde(default)]
+    pub rebalance: f64,
 }
 
 /// One row of the training history.
@@ -50,6 +53,9 @@ pub struct State {
     pub dataset: String,
     pub adam_step: i64,
     pub history: Vec<EpochRecord>,
+    /// Rebalancing weights per a*b* bin, fixed at the start of the run.
+    #[serde(default)]
+    pub rebalance_weights: Vec<f32>,
 }
 
 pub fn path_in(dir: &Path) -> PathBuf {

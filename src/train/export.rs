@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use tch::{Kind, Tensor};
 
 use super::net::{Network, Op, AB_SCALE};
+use colorize::metrics::ScoreSummary;
 use colorize::onnx::{Attr, Dim, GraphBuilder};
 
 fn floats(t: &Tensor) -> Vec<f32> {
@@ -98,8 +99,9 @@ fn emit(g: &mut GraphBuilder, ops: &[Op], input: &str) -> String {
     x
 }
 
-/// The exported model's bytes. `metadata` adds or overrides `colorize.*` entries.
-pub fn to_onnx(net: &Network, metadata: &BTreeMap<String, String>) -> Vec<u8> {
+/// The exported model's bytes. `chroma_gain` scales the predicted a*b* (1.0 = as trained;
+/// see [`calibrate_chroma_gain`]); `metadata` adds or overrides `colorize.*` entries.
+pub fn to_onnx(net: &Network, chroma_gain: f32, metadata: &BTreeMap<String, String>) -> Vec<u8> {
     let mut g = GraphBuilder::new("colorize");
     g.input(
         "L",
@@ -112,7 +114,7 @@ pub fn to_onnx(net: &Network, metadata: &BTreeMap<String, String>) -> Vec<u8> {
     );
     let features = emit(&mut g, &net.encoder, "L");
     let scaled_ab = emit(&mut g, &net.decoder, &features);
-    let ab = g.affine(&scaled_ab, AB_SCALE as f32, 0.0);
+    let ab = g.affine(&scaled_ab, AB_SCALE as f32 * chroma_gain, 0.0);
     g.node_named("Identity", &[&ab], &["ab"], &[]);
     g.output(
         "ab",
@@ -128,19 +130,20 @@ pub fn to_onnx(net: &Network, metadata: &BTreeMap<String, String>) -> Vec<u8> {
     g.metadata("colorize.pad_multiple", net.pad_multiple());
     g.metadata("colorize.encoder", net.encoder_kind.name());
     g.metadata("colorize.attribution", net.encoder_kind.attribution());
+    g.metadata("colorize.chroma_gain", format!("{chroma_gain:.3}"));
     for (k, v) in metadata {
         g.metadata(k, v);
     }
     g.to_bytes()
 }
 
-/// Scores of an exported model on validation photos, through the library itself (the
-/// same engine and metrics as `colorize eval`): recorded in the model's metadata.
-pub fn validation_metrics(
+/// Scores of a model and of the grayscale baseline on colour photos, through the library
+/// itself (the same engine and metrics as `colorize eval`).
+fn score(
     onnx: &[u8],
     photos: &[std::path::PathBuf],
-) -> anyhow::Result<BTreeMap<String, String>> {
-    use colorize::metrics::{grayscale_baseline_rgb8, score_rgb8, ScoreSummary};
+) -> anyhow::Result<(ScoreSummary, ScoreSummary)> {
+    use colorize::metrics::{grayscale_baseline_rgb8, score_rgb8};
     let model = colorize::Model::from_bytes(onnx, "exported model")?;
     let (mut summary, mut baseline) = (ScoreSummary::new(), ScoreSummary::new());
     for path in photos {
@@ -160,6 +163,15 @@ pub fn validation_metrics(
         summary.add(&score_rgb8(truth.as_raw(), &output)?);
         baseline.add(&score_rgb8(truth.as_raw(), &grey)?);
     }
+    Ok((summary, baseline))
+}
+
+/// Validation scores for the model's metadata.
+pub fn validation_metrics(
+    onnx: &[u8],
+    photos: &[std::path::PathBuf],
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let (summary, baseline) = score(onnx, photos)?;
     let mut meta = BTreeMap::new();
     meta.insert("colorize.val_images".into(), summary.images().to_string());
     meta.insert(
@@ -179,4 +191,32 @@ pub fn validation_metrics(
         format!("{:.3}", summary.colourfulness_ratio()),
     );
     Ok(meta)
+}
+
+/// A regression-trained network predicts the conditional mean of a*b*, which is less
+/// colourful than real photos (the "sepia" failure the paper fights). This finds the gain on
+/// a*b* that makes outputs on calibration photos — training photos, never the test sets —
+/// as colourful as their truth times `target_ratio`. Colourfulness is nearly linear in the
+/// gain, so a few fixed-point steps converge. Returns (gain, ratio at gain 1).
+pub fn calibrate_chroma_gain(
+    net: &Network,
+    metadata: &BTreeMap<String, String>,
+    photos: &[std::path::PathBuf],
+    target_ratio: f64,
+) -> anyhow::Result<(f32, f64)> {
+    let mut gain = 1.0f32;
+    let mut ratio_at_one = f64::NAN;
+    for step in 0..4 {
+        let (summary, _) = score(&to_onnx(net, gain, metadata), photos)?;
+        let ratio = summary.colourfulness_ratio();
+        if step == 0 {
+            ratio_at_one = ratio;
+        }
+        anyhow::ensure!(
+            ratio > 1e-3,
+            "the model predicts no colour on the calibration photos"
+        );
+        gain = (gain as f64 * target_ratio / ratio).clamp(0.25, 4.0) as f32;
+    }
+    Ok((gain, ratio_at_one))
 }

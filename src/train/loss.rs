@@ -31,10 +31,75 @@ impl Term {
 }
 
 /// A weighted sum of loss terms.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Loss {
     pub terms: Vec<(f64, Term)>,
     pub huber_delta: f64,
+    /// Per-pixel weights for the L2 and Huber terms by the target's a*b* bin (see
+    /// [`Rebalance`]); `None` weighs every pixel alike.
+    pub rebalance: Option<Rebalance>,
+}
+
+/// Colour rebalancing (Zhang, Isola & Efros 2016, §2.2): pixels whose true a*b* is rare
+/// in the training set weigh more, w ∝ ((1-λ)·p(bin) + λ/Q)^-1 normalised to E[w] = 1,
+/// so regression stops pulling every colour towards the common grey-brown.
+#[derive(Debug)]
+pub struct Rebalance {
+    /// Weight per bin, BINS x BINS over a*, b* in [-RANGE, RANGE) (units of a*b*/100).
+    pub weights: Tensor,
+}
+
+pub const REBALANCE_BINS: i64 = 22;
+const REBALANCE_RANGE: f64 = 1.1;
+
+impl Rebalance {
+    /// Builds the weights from training targets (N, 2, H, W) in a*b*/100 units.
+    pub fn from_targets(ab: &Tensor, lambda: f64) -> Self {
+        let bins = bin_index(ab).flatten(0, -1);
+        let q = REBALANCE_BINS * REBALANCE_BINS;
+        let counts = bins.bincount(None::<Tensor>, q).to_kind(Kind::Float);
+        let p = &counts / counts.sum(Kind::Float);
+        let occupied = counts.gt(0.0).to_kind(Kind::Float);
+        let n_occupied = occupied.sum(Kind::Float);
+        // Bins unseen in the sample get the largest weight (p = 0), never NaN.
+        let w = ((&p * (1.0 - lambda)) + n_occupied.reciprocal() * lambda).reciprocal();
+        // Normalise so the expected weight under the data is 1.
+        let expected = (&w * &p).sum(Kind::Float);
+        Rebalance {
+            weights: w / expected,
+        }
+    }
+
+    pub fn from_values(values: &[f32]) -> Self {
+        Rebalance {
+            weights: Tensor::from_slice(values),
+        }
+    }
+
+    pub fn values(&self) -> Vec<f32> {
+        Vec::<f32>::try_from(&self.weights.to_kind(Kind::Float)).unwrap_or_default()
+    }
+
+    /// Per-pixel weights (N, 1, H, W) for targets (N, 2, H, W).
+    fn pixel_weights(&self, target: &Tensor) -> Tensor {
+        let idx = bin_index(target);
+        let shape = idx.size();
+        self.weights
+            .to_device(target.device())
+            .index_select(0, &idx.flatten(0, -1))
+            .view(shape.as_slice())
+    }
+}
+
+/// Bin of each pixel's (a, b): (N, 1, H, W) int64.
+fn bin_index(ab: &Tensor) -> Tensor {
+    let scaled = ((ab + REBALANCE_RANGE) * (REBALANCE_BINS as f64 / (2.0 * REBALANCE_RANGE)))
+        .floor()
+        .clamp(0.0, (REBALANCE_BINS - 1) as f64)
+        .to_kind(Kind::Int64);
+    let a = scaled.narrow(1, 0, 1);
+    let b = scaled.narrow(1, 1, 1);
+    a * REBALANCE_BINS + b
 }
 
 impl Loss {
@@ -57,7 +122,11 @@ impl Loss {
         if huber_delta <= 0.0 {
             bail!("--huber-delta must be positive");
         }
-        Ok(Loss { terms, huber_delta })
+        Ok(Loss {
+            terms,
+            huber_delta,
+            rebalance: None,
+        })
     }
 
     /// Canonical text of the loss, for metadata and checkpoints.
@@ -79,10 +148,20 @@ impl Loss {
     pub fn compute(&self, prediction: &Tensor, target: &Tensor) -> Tensor {
         let mut total = Tensor::zeros([], (Kind::Float, prediction.device()));
         for (weight, term) in &self.terms {
-            let value = match term {
-                Term::L2 => prediction.mse_loss(target, Reduction::Mean),
-                Term::Huber => prediction.huber_loss(target, Reduction::Mean, self.huber_delta),
-                Term::PairwiseMse => pairwise_mse(prediction, target),
+            let value = match (term, &self.rebalance) {
+                (Term::L2, None) => prediction.mse_loss(target, Reduction::Mean),
+                (Term::Huber, None) => {
+                    prediction.huber_loss(target, Reduction::Mean, self.huber_delta)
+                }
+                (Term::L2, Some(r)) => (prediction.mse_loss(target, Reduction::None)
+                    * r.pixel_weights(target))
+                .mean(Kind::Float),
+                (Term::Huber, Some(r)) => {
+                    (prediction.huber_loss(target, Reduction::None, self.huber_delta)
+                        * r.pixel_weights(target))
+                    .mean(Kind::Float)
+                }
+                (Term::PairwiseMse, _) => pairwise_mse(prediction, target),
             };
             total = total + value * *weight;
         }
@@ -198,6 +277,31 @@ mod tests {
             .compute(&p, &y)
             .double_value(&[]);
         assert!((sum - (huber + 0.5 * l2)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn rebalancing_weighs_rare_colours_more_and_averages_one() {
+        // 90% of pixels near grey, 10% strongly blue.
+        let ab = Tensor::zeros([10, 2, 4, 4], (Kind::Float, tch::Device::Cpu));
+        let _ = ab.get(0).get(1).fill_(-0.6);
+        let r = Rebalance::from_targets(&ab, 0.5);
+        let w = r.pixel_weights(&ab);
+        let (rare, common) = (
+            w.get(0).mean(Kind::Float).double_value(&[]),
+            w.get(5).mean(Kind::Float).double_value(&[]),
+        );
+        // Two occupied bins, p = 0.1 and 0.9, λ = 0.5: w ∝ 1/(0.05 + 0.25) vs 1/(0.45 + 0.25).
+        assert!((rare / common - 0.7 / 0.3).abs() < 1e-3, "rare {rare} common {common}");
+        let mean = w.mean(Kind::Float).double_value(&[]);
+        assert!((mean - 1.0).abs() < 1e-4, "E[w] = {mean}");
+        // Weighted L2 equals the hand-computed weighted mean.
+        let mut loss = Loss::parse("l2", 0.1).unwrap();
+        let p = ab.zeros_like() + 0.1;
+        let by_hand = ((&p - &ab).square() * &w)
+            .mean(Kind::Float)
+            .double_value(&[]);
+        loss.rebalance = Some(r);
+        assert!((loss.compute(&p, &ab).double_value(&[]) - by_hand).abs() < 1e-6);
     }
 
     #[test]

@@ -17,7 +17,12 @@ fn eccv() -> PathBuf {
 }
 
 /// The exported ONNX file, run by tract, matches the trainer's own forward pass.
-pub(super) fn parity(encoder: net::EncoderKind, pretrained: PathBuf, widths: Vec<i64>, output_stride: i64) {
+pub(super) fn parity(
+    encoder: net::EncoderKind,
+    pretrained: PathBuf,
+    widths: Vec<i64>,
+    output_stride: i64,
+) {
     tch::manual_seed(3);
     let config = net::DecoderConfig {
         widths,
@@ -31,7 +36,7 @@ pub(super) fn parity(encoder: net::EncoderKind, pretrained: PathBuf, widths: Vec
         (Tensor::rand([1, 1, h, w], (Kind::Float, tch::Device::Cpu)) * 100.0).to_kind(Kind::Float);
     network.standardise_features(&l);
     let expected = tch::no_grad(|| network.forward(&l)) * net::AB_SCALE;
-    let bytes = export::to_onnx(&network, &Default::default());
+    let bytes = export::to_onnx(&network, 1.0, &Default::default());
     let model = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
         .unwrap()
@@ -80,4 +85,3 @@ fn export_parity_vgg19() {
 fn export_parity_eccv16_full_resolution() {
     parity(net::EncoderKind::Eccv16, eccv(), vec![32, 16, 8], 1);
 }
-

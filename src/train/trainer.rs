@@ -11,7 +11,7 @@ use tch::{Kind, Tensor};
 
 use super::checkpoint::{self, EpochRecord, ModelConfig, State};
 use super::data::{self, Dataset, EpochLoader};
-use super::loss::Loss;
+use super::loss::{Loss, Rebalance};
 use super::net::{DecoderConfig, EncoderKind, Network};
 use super::optim::Adam;
 use super::report;
@@ -84,6 +84,14 @@ pub struct TrainArgs {
     /// (3.0 skips the 437 near-grey photos of intel-scenes/train that DATA.md counts).
     #[arg(long, default_value_t = 3.0)]
     pub min_colourfulness: f64,
+    /// Colour rebalancing λ in (0, 1]: weigh the L2/Huber terms by the rarity of each
+    /// pixel's true colour (Zhang et al. 2016 use 0.5); 0 = off.
+    #[arg(long, default_value_t = 0.0)]
+    pub rebalance: f64,
+    /// Start a new run from the weights of another run's checkpoint folder (same network
+    /// shape; the loss may differ). Fresh optimiser and history.
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
     /// Write a sample grid every N epochs (0 = never).
     #[arg(long, default_value_t = 1)]
     pub grid_every: usize,
@@ -113,6 +121,7 @@ fn model_config(args: &TrainArgs, loss: &Loss) -> ModelConfig {
         loss: loss.describe(),
         huber_delta: loss.huber_delta,
         crop: args.crop,
+        rebalance: args.rebalance,
     }
 }
 
@@ -236,7 +245,11 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
     if args.threads > 0 {
         tch::set_num_threads(args.threads);
     }
-    let loss = Loss::parse(&args.loss, args.huber_delta)?;
+    let mut loss = Loss::parse(&args.loss, args.huber_delta)?;
+    ensure!(
+        (0.0..=1.0).contains(&args.rebalance),
+        "--rebalance must be in [0, 1]"
+    );
     let config = model_config(args, &loss);
     check_writable(&args.out)?;
     let previous = checkpoint::load(&args.out)?;
@@ -297,6 +310,7 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         ),
         adam_step: 0,
         history: Vec::new(),
+        rebalance_weights: Vec::new(),
     };
     let params_owned: Vec<(String, Tensor)> = net
         .trainable_mut()
@@ -305,7 +319,57 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         .collect();
     let params: Vec<(String, &Tensor)> = params_owned.iter().map(|(n, t)| (n.clone(), t)).collect();
     let mut adam = Adam::new(&params, args.lr);
-    if previous.is_none() {
+    if args.rebalance > 0.0 {
+        let weights = match &previous {
+            Some(p) if !p.state.rebalance_weights.is_empty() => {
+                Rebalance::from_values(&p.state.rebalance_weights)
+            }
+            _ => {
+                let sample: Vec<usize> = (0..train_set.images.len())
+                    .step_by((train_set.images.len() / 1000).max(1))
+                    .collect();
+                let targets = data::make_batch(&train_set, &sample, args.crop, None).ab;
+                Rebalance::from_targets(&downsample(&targets, args.output_stride), args.rebalance)
+            }
+        };
+        state.rebalance_weights = weights.values();
+        loss.rebalance = Some(weights);
+    }
+    let initial = match (&previous, &args.init_from) {
+        (None, Some(dir)) => {
+            let init = checkpoint::load(dir)?
+                .with_context(|| format!("--init-from: no checkpoint in {}", dir.display()))?;
+            let c = &init.state.config;
+            ensure!(
+                (
+                    c.encoder.as_str(),
+                    &c.widths,
+                    c.output_stride,
+                    c.global_context
+                ) == (
+                    config.encoder.as_str(),
+                    &config.widths,
+                    config.output_stride,
+                    config.global_context
+                ),
+                "--init-from {}: its network ({} {:?} stride {}) differs from this one",
+                dir.display(),
+                c.encoder,
+                c.widths,
+                c.output_stride
+            );
+            net.load_named(&init.params())?;
+            eprintln!(
+                "starting from the weights of {} ({} epochs, loss {})",
+                dir.display(),
+                init.state.epoch,
+                c.loss
+            );
+            true
+        }
+        _ => false,
+    };
+    if previous.is_none() && !initial {
         let sample: Vec<usize> = (0..train_set.images.len().min(64)).collect();
         net.standardise_features(
             &data::make_batch(&train_set, &sample, args.crop, None)

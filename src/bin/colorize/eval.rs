@@ -49,6 +49,10 @@ struct EvalArgs {
     #[arg(long, value_name = "PIXELS")]
     working_size: Option<u32>,
 
+    /// Multiply every model's a*, b* by this (1.0 = as predicted).
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
+    saturation: f32,
+
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -203,6 +207,7 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
     }
     let options = colorize::Options {
         working_size: args.working_size.unwrap_or(0),
+        saturation: args.saturation,
         ..Default::default()
     };
 
