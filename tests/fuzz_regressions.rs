@@ -259,7 +259,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// The C ABI's answer to each kind of bad call, printed as the rows of the README table
-/// (docs/readme/reliability.md): `cargo test --release --test fuzz_regressions -- --nocapture`.
+/// (README.md, "Reliability"): `cargo test --release --test fuzz_regressions -- --nocapture`.
 #[test]
 fn c_abi_bad_calls_get_these_statuses() {
     use harness::c;

@@ -6,7 +6,7 @@
 //! (c) peak RSS of the CLI on a 50 MP grey JPEG, working vs native (tiled) mode.
 //!
 //! `cargo build --release --features bench && target/release/colorize-bench`
-//! (see docs/readme/performance.md). Needs `python3 -m pip install onnxruntime numpy` for (a).
+//! (see README.md, "Performance"). Needs `python3 -m pip install onnxruntime numpy` for (a).
 
 mod images;
 mod memory;
