@@ -227,20 +227,63 @@ fn resume_continues_exactly_where_it_stopped() {
     assert_eq!(history(&resumed).len(), 2);
 }
 
+/// A run long enough to be interrupted: 40 photos, batches of 2, up to 50 epochs.
+struct LongRun {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    out: PathBuf,
+    vgg: PathBuf,
+}
+
+impl LongRun {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        make_dataset(&data, 40, 40);
+        let out = tmp.path().join("run");
+        LongRun {
+            _tmp: tmp,
+            data,
+            out,
+            vgg: vgg(),
+        }
+    }
+
+    fn args(&self, epochs: u64) -> Vec<String> {
+        let epochs = epochs.to_string();
+        let mut args = train_args(
+            self.data.to_str().unwrap(),
+            self.out.to_str().unwrap(),
+            &epochs,
+            self.vgg.to_str().unwrap(),
+        );
+        set_batch_size(&mut args, "2");
+        args.into_iter().map(String::from).collect()
+    }
+
+    /// Resumes a run stopped after `saved` epochs for one more, which must succeed.
+    fn resume_one_more_epoch(&self, saved: u64) {
+        let args = self.args(saved + 1);
+        let res = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(res.status.success(), "{}", stderr(&res));
+        assert_eq!(record(&self.out)["epoch"].as_u64().unwrap(), saved + 1);
+    }
+
+    /// Names in the checkpoint folder that look like temp files.
+    fn temp_files(&self) -> Vec<String> {
+        std::fs::read_dir(&self.out)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("tmp"))
+            .collect()
+    }
+}
+
 #[test]
 fn interrupt_saves_a_resumable_checkpoint() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    make_dataset(&data, 40, 40);
-    let out = tmp.path().join("run");
-    let v = vgg();
-    let mut args = train_args(
-        data.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "50",
-        v.to_str().unwrap(),
-    );
-    set_batch_size(&mut args, "2");
+    let long = LongRun::new();
+    let (out, args) = (long.out.clone(), long.args(50));
     let child = Command::new(BIN)
         .args(&args)
         .stderr(std::process::Stdio::piped())
@@ -258,24 +301,9 @@ fn interrupt_saves_a_resumable_checkpoint() {
     let saved_epoch = record(&out)["epoch"].as_u64().unwrap();
     assert!(saved_epoch >= 1);
     // Resuming with a smaller epoch budget finishes cleanly from the saved state.
-    let target = (saved_epoch + 1).to_string();
-    let mut args = train_args(
-        data.to_str().unwrap(),
-        out.to_str().unwrap(),
-        &target,
-        v.to_str().unwrap(),
-    );
-    set_batch_size(&mut args, "2");
-    let res = run(&args);
-    assert!(res.status.success(), "{}", stderr(&res));
-    assert_eq!(record(&out)["epoch"].as_u64().unwrap(), saved_epoch + 1);
+    long.resume_one_more_epoch(saved_epoch);
     // No temp files are left beside the checkpoint.
-    let leftovers: Vec<_> = std::fs::read_dir(&out)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
-        .filter(|n| n.to_string_lossy().contains("tmp"))
-        .collect();
+    let leftovers = long.temp_files();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -525,18 +553,8 @@ fn prepare_resizes_once_mirroring_the_tree() {
 /// holds exactly the finished epochs.
 #[test]
 fn sigkill_mid_epoch_resumes_from_the_last_checkpoint() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    make_dataset(&data, 40, 40);
-    let out = tmp.path().join("run");
-    let v = vgg();
-    let mut args = train_args(
-        data.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "50",
-        v.to_str().unwrap(),
-    );
-    set_batch_size(&mut args, "2");
+    let long = LongRun::new();
+    let (out, args) = (long.out.clone(), long.args(50));
     let mut child = Command::new(BIN)
         .args(&args)
         .stdout(std::process::Stdio::null())
@@ -571,24 +589,17 @@ fn sigkill_mid_epoch_resumes_from_the_last_checkpoint() {
     );
     let saved = record(&out)["epoch"].as_u64().unwrap();
     assert!(saved >= 1);
-    assert_eq!(history(&out).len() as u64, saved, "history holds whole epochs only");
-    let target = (saved + 1).to_string();
-    let mut args = train_args(
-        data.to_str().unwrap(),
-        out.to_str().unwrap(),
-        &target,
-        v.to_str().unwrap(),
+    assert_eq!(
+        history(&out).len() as u64,
+        saved,
+        "history holds whole epochs only"
     );
-    set_batch_size(&mut args, "2");
-    let res = run(&args);
-    assert!(res.status.success(), "{}", stderr(&res));
-    assert_eq!(record(&out)["epoch"].as_u64().unwrap(), saved + 1);
+    long.resume_one_more_epoch(saved);
     assert_eq!(history(&out).len() as u64, saved + 1);
-    let visible_temps: Vec<_> = std::fs::read_dir(&out)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("tmp") && !n.starts_with('.'))
+    let visible_temps: Vec<_> = long
+        .temp_files()
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
         .collect();
     assert!(visible_temps.is_empty(), "{visible_temps:?}");
 }
