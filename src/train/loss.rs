@@ -291,7 +291,10 @@ mod tests {
             w.get(5).mean(Kind::Float).double_value(&[]),
         );
         // Two occupied bins, p = 0.1 and 0.9, λ = 0.5: w ∝ 1/(0.05 + 0.25) vs 1/(0.45 + 0.25).
-        assert!((rare / common - 0.7 / 0.3).abs() < 1e-3, "rare {rare} common {common}");
+        assert!(
+            (rare / common - 0.7 / 0.3).abs() < 1e-3,
+            "rare {rare} common {common}"
+        );
         let mean = w.mean(Kind::Float).double_value(&[]);
         assert!((mean - 1.0).abs() < 1e-4, "E[w] = {mean}");
         // Weighted L2 equals the hand-computed weighted mean.
