@@ -410,7 +410,7 @@ unsafe fn in_place<T>(
     let len = required_len(width, height, stride, channels)?;
     if len
         .checked_mul(size_of::<T>())
-        .map_or(true, |b| b > isize::MAX as usize)
+        .is_none_or(|b| b > isize::MAX as usize)
     {
         return Err(Failure(
             colorize_status::COLORIZE_ERROR_TOO_LARGE,

@@ -15,7 +15,9 @@ mod harness;
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const TARGETS: [(&str, fn(&[u8])); 3] = [
+/// A fuzz target's check, shared with the fuzzer.
+type Harness = fn(&[u8]);
+const TARGETS: [(&str, Harness); 3] = [
     ("capi", harness::capi),
     ("model_load", harness::model_load),
     ("decode", harness::decode),

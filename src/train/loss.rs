@@ -163,7 +163,7 @@ impl Loss {
                 }
                 (Term::PairwiseMse, _) => pairwise_mse(prediction, target),
             };
-            total = total + value * *weight;
+            total += value * *weight;
         }
         total
     }

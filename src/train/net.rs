@@ -222,8 +222,8 @@ impl Network {
         let mean = features.mean_dim(dims.as_slice(), true, Kind::Float);
         let std = features.std_dim(dims.as_slice(), true, true) + 1e-3;
         tch::no_grad(|| {
-            let _ = scale.copy_(&std.reciprocal());
-            let _ = shift.copy_(&(-mean / std));
+            scale.copy_(&std.reciprocal());
+            shift.copy_(&(-mean / std));
         });
     }
 
