@@ -306,7 +306,11 @@ fn bad_inputs_are_clear_errors_with_nothing_left_behind() {
     }
     std::fs::write(f.path("corrupt.png"), &corrupt).unwrap();
     std::fs::write(f.path("text.png"), b"hello, I am not an image").unwrap();
-    std::fs::write(f.path("bomb.png"), png_claiming(100_000, 100_000)).unwrap();
+    std::fs::write(
+        f.path("bomb.png"),
+        common::png_header_only(100_000, 100_000),
+    )
+    .unwrap();
     let cases = [
         ("empty.png", "not an image"),
         ("truncated.png", "image"),
@@ -447,39 +451,4 @@ fn real_photos_from_shared_data() {
     let out = f.run(&[sample.to_str().unwrap(), "-o", "camera.png"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(is_coloured(&f.path("camera.png")));
-}
-
-/// A small PNG whose header claims `width` x `height` pixels (see tests/engine.rs).
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [
-        (b"IHDR", ihdr),
-        (
-            b"IDAT",
-            vec![0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0, 0, 0, 1],
-        ),
-        (b"IEND", vec![]),
-    ] {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut chunk = kind.to_vec();
-        chunk.extend_from_slice(&data);
-        png.extend_from_slice(&chunk);
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in &chunk {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        png.extend_from_slice(&(!crc).to_be_bytes());
-    }
-    png
 }

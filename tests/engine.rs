@@ -562,7 +562,7 @@ fn eight_threads_times_200_calls_equal_serial() {
 /// before any pixel memory is allocated; the pixel limit and model size cap are settable.
 #[test]
 fn decode_limits_refuse_bombs_before_allocating() {
-    let bomb = png_header_only(100_000, 100_000);
+    let bomb = common::png_header_only(100_000, 100_000);
     let start = std::time::Instant::now();
     let e = colorize::io::decode_bytes(&bomb, &colorize::io::Limits::default()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
@@ -621,46 +621,6 @@ fn exif_orientation_is_applied() {
     with_exif.extend_from_slice(&jpeg[2..]);
     let image = colorize::io::decode_bytes(&with_exif, &colorize::io::Limits::default()).unwrap();
     assert_eq!((image.width(), image.height()), (8, 16));
-}
-
-/// A small PNG file whose header claims `width` x `height` grey pixels: IHDR, a tiny
-/// IDAT (an empty zlib stream) and IEND, all with valid CRCs.
-pub fn png_header_only(width: u32, height: u32) -> Vec<u8> {
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [
-        (b"IHDR", ihdr),
-        (
-            b"IDAT",
-            vec![0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0, 0, 0, 1],
-        ),
-        (b"IEND", vec![]),
-    ] {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut chunk = kind.to_vec();
-        chunk.extend_from_slice(&data);
-        png.extend_from_slice(&chunk);
-        png.extend_from_slice(&crc32(&chunk).to_be_bytes());
-    }
-    png
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[test]

@@ -228,36 +228,8 @@ fn write_seeds() {
         write("decode", name, &encoded(image, format));
     }
     let mut bomb = vec![0u8];
-    bomb.extend(png_header_only(100_000, 100_000));
+    bomb.extend(common::png_header_only(100_000, 100_000));
     write("decode", "bomb-100000x100000.png", &bomb);
-}
-
-/// A PNG with only a signature and an IHDR chunk claiming `width` x `height` (8-bit grey).
-fn png_header_only(width: u32, height: u32) -> Vec<u8> {
-    let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(&ihdr);
-    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
-    png
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// The C ABI's answer to each kind of bad call, printed as the rows of the README table
