@@ -1,12 +1,25 @@
-//! Plans and runs a batch: expands inputs (files, folders, globs, stdin) into jobs with
-//! their output paths, refuses outputs that would overwrite an input, then colorizes the
-//! jobs in parallel, each written atomically.
+//! Plans and runs a batch: expands inputs (files, folders, globs, stdin, a --files-from
+//! list) into jobs with their output paths, refuses outputs that would overwrite an input
+//! or be written from two inputs, keeps the jobs of one --shard, sweeps temporary files a
+//! killed run left for those outputs, then colorizes the jobs in parallel, each written
+//! atomically, with an optional JSON-lines report.
+//!
+//! Output names: an output keeps its input's whole file name; only the extension changes,
+//! and only when the output format differs from the input's (`scan.1952.06.png` stays
+//! `scan.1952.06.png`; `scan.1952.06.webp` becomes `scan.1952.06.png`).
+//!
+//! Shards (`--shard K/N`): each input has a shard key, its path relative to the batch (see
+//! [`Found::key`]); it belongs to shard `fnv1a64_fmix(key) mod N` + 1. The key does not
+//! depend on discovery order, on the machine, or on the other inputs, so the N shards are
+//! disjoint, together are the whole batch, and a shard is the same set on every run.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use image::ImageFormat;
@@ -19,6 +32,10 @@ const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "tif", "tiff", "pgm", "ppm", "pnm", "pbm", "pam", "bmp", "webp", "gif",
     "tga", "qoi",
 ];
+
+/// The suffix of the temporary files `colorize::io::write_atomic` makes next to an output:
+/// `.NAME.RANDOM.colorize-tmp` for the output `NAME`.
+const TEMP_SUFFIX: &str = ".colorize-tmp";
 
 #[derive(Debug, Clone)]
 enum Source {
@@ -37,6 +54,7 @@ struct Job {
     source: Source,
     sink: Sink,
     format: ImageFormat,
+    key: PathBuf,
 }
 
 impl Source {
@@ -46,6 +64,25 @@ impl Source {
             Source::File(p) => p.display().to_string(),
         }
     }
+}
+
+impl Sink {
+    fn label(&self) -> String {
+        match self {
+            Sink::Stdout => "<stdout>".to_string(),
+            Sink::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// An input that could not be planned or was refused before any work.
+struct Failure {
+    input: String,
+    output: Option<String>,
+    message: String,
+    /// Shard key; `None` for a command-line argument that expanded to nothing (reported by
+    /// every shard).
+    key: Option<PathBuf>,
 }
 
 fn is_glob(text: &str) -> bool {
@@ -94,28 +131,55 @@ fn output_format(cli: &Cli, output_name: Option<&Path>, input: Option<&Path>) ->
         .unwrap_or(ImageFormat::Png)
 }
 
-/// Output file name in a folder batch: the input's stem with the format's extension
-/// (keeping the input's spelling when it already names that format, e.g. `.jpeg`).
-fn output_name(input: &Path, format: ImageFormat) -> PathBuf {
-    let stem = input.file_stem().unwrap_or_default();
-    let ext = match input.extension().and_then(|e| e.to_str()) {
-        Some(e)
-            if colorize::io::format_for_path(input) == Some(format)
-                && format != ImageFormat::Pnm =>
-        {
-            e.to_string()
-        }
-        _ => colorize::io::extension_of(format).to_string(),
+/// Output file name in a folder batch: the input's whole file name when its extension
+/// already names `format` (keeping its spelling: `.jpeg`, `.PNG`); otherwise the image
+/// extension is replaced by the format's (`a.b.webp` -> `a.b.png`), or the format's is
+/// appended when the name has no image extension (`scan.1952` -> `scan.1952.png`).
+fn output_name(input: &Path, format: ImageFormat) -> OsString {
+    let name = input.file_name().unwrap_or(OsStr::new("stdin"));
+    let ext = input
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let same_format = colorize::io::format_for_path(input) == Some(format)
+        // PNM inputs (pgm, pbm, pam, pnm) are written as binary PPM.
+        && (format != ImageFormat::Pnm || ext.as_deref() == Some("ppm"));
+    if same_format {
+        return name.to_os_string();
+    }
+    let mut out = if has_image_extension(input) {
+        input.file_stem().unwrap_or(name).to_os_string()
+    } else {
+        name.to_os_string()
     };
-    let mut name = PathBuf::from(stem);
-    name.set_extension(ext);
-    name
+    out.push(".");
+    out.push(colorize::io::extension_of(format));
+    out
 }
 
-struct Plan {
-    jobs: Vec<Job>,
-    /// Inputs that could not be expanded: (input, message).
-    errors: Vec<(String, String)>,
+/// `path` with `.` components dropped and `..` applied lexically (no file system access).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Whether a relative path stays inside its base (no root, no `..`).
+fn is_inner(path: &Path) -> bool {
+    path.components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
 /// Absolute, symlink-resolved form of a path that may not exist yet.
@@ -130,78 +194,249 @@ fn resolved(path: &Path) -> Option<PathBuf> {
     Some(parent.canonicalize().ok()?.join(path.file_name()?))
 }
 
+/// FNV-1a (64-bit) of the key's bytes, then MurmurHash3's 64-bit finalizer so that every
+/// bit of the key reaches the low bits (plain FNV-1a modulo a power of two only sees the
+/// low bits of each byte: `scan1.png` and `scan5.png` would always share a shard).
+pub fn shard_hash(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The bytes a shard key is hashed from: the relative path with `/` separators.
+fn key_bytes(key: &Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        key.as_os_str().as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        key.to_string_lossy().replace('\\', "/").into_bytes()
+    }
+}
+
+/// The shard (1..=n) of a key.
+pub fn shard_of(key: &Path, n: u32) -> u32 {
+    (shard_hash(&key_bytes(key)) % u64::from(n)) as u32 + 1
+}
+
+/// Where an input was found.
+enum Origin {
+    Stdin,
+    /// Named on the command line, directly or by a glob.
+    Argument,
+    /// Found in a folder given on the command line: (folder, path inside it).
+    Folder(PathBuf, PathBuf),
+    /// A line of --files-from.
+    Listed,
+}
+
+struct Found {
+    source: Source,
+    origin: Origin,
+}
+
+impl Found {
+    /// The shard key: the path inside the folder it was found in (prefixed with the
+    /// folder's name when there are several inputs, as the output folder mirrors it), or
+    /// the path as written on the command line or in the list, `.` components dropped.
+    fn key(&self, several: bool) -> PathBuf {
+        match (&self.origin, &self.source) {
+            (Origin::Folder(root, inner), _) => {
+                if several {
+                    lexical(&Path::new(root.file_name().unwrap_or_default()).join(inner))
+                } else {
+                    lexical(inner)
+                }
+            }
+            (_, Source::File(p)) => lexical(p),
+            (_, Source::Stdin) => PathBuf::from("-"),
+        }
+    }
+
+    /// The output path relative to the output folder.
+    fn relative_output(&self, several: bool, format: ImageFormat) -> PathBuf {
+        match (&self.origin, &self.source) {
+            (_, Source::Stdin) | (Origin::Stdin, _) => {
+                PathBuf::from(output_name(Path::new("stdin"), format))
+            }
+            (Origin::Folder(..), Source::File(p)) => self
+                .key(several)
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(output_name(p, format)),
+            (Origin::Listed, Source::File(p)) if is_inner(p) => lexical(p)
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(output_name(p, format)),
+            (_, Source::File(p)) => PathBuf::from(output_name(p, format)),
+        }
+    }
+}
+
+/// The paths of a --files-from list: one per line (a trailing `\r` is dropped, empty lines
+/// are skipped), or NUL-separated (`find -print0`) when the list holds a NUL byte.
+fn read_list(spec: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut bytes = Vec::new();
+    let result = if spec.as_os_str() == "-" {
+        std::io::stdin().lock().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(spec).and_then(|mut f| f.read_to_end(&mut bytes))
+    };
+    result.map_err(|e| format!("--files-from {}: {e}", spec.display()))?;
+    let separator = if bytes.contains(&0) { 0 } else { b'\n' };
+    let mut paths = Vec::new();
+    for mut item in bytes.split(|&b| b == separator) {
+        if separator == b'\n' {
+            item = item.strip_suffix(b"\r").unwrap_or(item);
+        }
+        if item.is_empty() {
+            continue;
+        }
+        #[cfg(unix)]
+        let path = {
+            use std::os::unix::ffi::OsStrExt;
+            PathBuf::from(OsStr::from_bytes(item))
+        };
+        #[cfg(not(unix))]
+        let path = PathBuf::from(String::from_utf8_lossy(item).into_owned());
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+struct Plan {
+    /// The jobs of this shard (of the whole batch without --shard).
+    jobs: Vec<Job>,
+    /// Failures of this shard, and argument-level ones.
+    failures: Vec<Failure>,
+    /// Inputs in the whole batch.
+    total: usize,
+    /// Lexically absolute paths of every input of the whole batch, and canonical paths of
+    /// this shard's: an output equal to any of them is refused.
+    inputs: HashSet<PathBuf>,
+}
+
 fn plan(cli: &Cli) -> Result<Plan, String> {
     let output = cli.output.as_deref().expect("clap requires --output");
     let to_stdout = output == "-";
-    let mut errors = Vec::new();
-    // (source, folder root it was found under, if any)
-    let mut sources: Vec<(Source, Option<PathBuf>)> = Vec::new();
+    let mut failures = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     let out_dir_resolved = if to_stdout {
         None
     } else {
         resolved(Path::new(output))
     };
+    let argument_failure = |input: &str, message: &str| Failure {
+        input: input.to_string(),
+        output: None,
+        message: message.to_string(),
+        key: None,
+    };
     let mut folder_inputs = 0;
     for input in &cli.inputs {
         if input == "-" {
-            sources.push((Source::Stdin, None));
+            found.push(Found {
+                source: Source::Stdin,
+                origin: Origin::Stdin,
+            });
             continue;
         }
         let path = PathBuf::from(input);
         if path.is_dir() {
             folder_inputs += 1;
-            let mut found = Vec::new();
-            match walk(&path, out_dir_resolved.as_deref(), &mut found) {
-                Ok(()) if found.is_empty() => {
-                    errors.push((input.clone(), "no images in this folder".to_string()))
+            let mut files = Vec::new();
+            match walk(&path, out_dir_resolved.as_deref(), &mut files) {
+                Ok(()) if files.is_empty() => {
+                    failures.push(argument_failure(input, "no images in this folder"))
                 }
-                Ok(()) => sources.extend(
-                    found
-                        .into_iter()
-                        .map(|f| (Source::File(f), Some(path.clone()))),
-                ),
-                Err(e) => errors.push((input.clone(), e.to_string())),
+                Ok(()) => found.extend(files.into_iter().map(|f| {
+                    let inner = f.strip_prefix(&path).unwrap_or(&f).to_path_buf();
+                    Found {
+                        source: Source::File(f),
+                        origin: Origin::Folder(path.clone(), inner),
+                    }
+                })),
+                Err(e) => failures.push(argument_failure(input, &e.to_string())),
             }
         } else if path.exists() {
-            sources.push((Source::File(path), None));
+            found.push(Found {
+                source: Source::File(path),
+                origin: Origin::Argument,
+            });
         } else if is_glob(input) {
             match glob::glob(input) {
                 Ok(paths) => {
                     let matched: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
                     if matched.is_empty() {
-                        errors.push((input.clone(), "no file matches this pattern".to_string()));
+                        failures.push(argument_failure(input, "no file matches this pattern"));
                     }
-                    sources.extend(matched.into_iter().map(|p| (Source::File(p), None)));
+                    found.extend(matched.into_iter().map(|p| Found {
+                        source: Source::File(p),
+                        origin: Origin::Argument,
+                    }));
                 }
-                Err(e) => errors.push((input.clone(), format!("bad pattern: {e}"))),
+                Err(e) => failures.push(argument_failure(input, &format!("bad pattern: {e}"))),
             }
         } else {
-            errors.push((input.clone(), "no such file or folder".to_string()));
+            failures.push(argument_failure(input, "no such file or folder"));
         }
     }
-    if sources
+    if let Some(list) = &cli.files_from {
+        if list.as_os_str() == "-" && cli.inputs.iter().any(|i| i == "-") {
+            return Err("--files-from - and the input - cannot both read stdin".to_string());
+        }
+        if to_stdout {
+            return Err("-o - (stdout) takes exactly one input file, not --files-from".to_string());
+        }
+        // Listed paths are taken as they are (no globbing, no folders): the list may be
+        // millions of lines, and each is checked only by the shard that owns it.
+        found.extend(read_list(list)?.into_iter().map(|p| Found {
+            source: Source::File(p),
+            origin: Origin::Listed,
+        }));
+    }
+    if found
         .iter()
-        .filter(|(s, _)| matches!(s, Source::Stdin))
+        .filter(|f| matches!(f.source, Source::Stdin))
         .count()
         > 1
     {
         return Err("- (stdin) may be given only once".to_string());
     }
+    let several = cli.inputs.len() + usize::from(cli.files_from.is_some()) > 1;
     let single_file = cli.inputs.len() == 1
+        && cli.files_from.is_none()
         && folder_inputs == 0
-        && sources.len() <= 1
+        && found.len() <= 1
         && !is_glob(&cli.inputs[0]);
     let output_is_folder = !to_stdout
         && (!single_file
             || Path::new(output).is_dir()
             || output.ends_with(std::path::MAIN_SEPARATOR));
-    if to_stdout && (sources.len() + errors.len() > 1 || folder_inputs > 0 || cli.inputs.len() > 1)
+    if to_stdout && (found.len() + failures.len() > 1 || folder_inputs > 0 || cli.inputs.len() > 1)
     {
         return Err("-o - (stdout) takes exactly one input file".to_string());
     }
+
+    // The same file named twice (a glob and a name, a repeated list line) is one job.
+    let mut seen = HashSet::new();
+    found.retain(|f| match &f.source {
+        Source::File(p) => seen.insert(lexical(p)),
+        Source::Stdin => true,
+    });
+
     let mut jobs = Vec::new();
-    for (source, root) in sources {
-        let input_path = match &source {
+    for f in found {
+        let input_path = match &f.source {
             Source::File(p) => Some(p.as_path()),
             Source::Stdin => None,
         };
@@ -209,21 +444,7 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
             (Sink::Stdout, output_format(cli, None, None))
         } else if output_is_folder {
             let format = output_format(cli, None, input_path);
-            let relative = match (&source, &root) {
-                (Source::File(p), Some(root)) => {
-                    let inner = p.strip_prefix(root).unwrap_or(p).to_path_buf();
-                    let dir = inner.parent().map(Path::to_path_buf).unwrap_or_default();
-                    // Several inputs: each folder is mirrored under its own name.
-                    let dir = if cli.inputs.len() > 1 {
-                        PathBuf::from(root.file_name().unwrap_or_default()).join(dir)
-                    } else {
-                        dir
-                    };
-                    dir.join(output_name(p, format))
-                }
-                (Source::File(p), None) => output_name(p, format),
-                (Source::Stdin, _) => output_name(Path::new("stdin"), format),
-            };
+            let relative = f.relative_output(several, format);
             (Sink::File(Path::new(output).join(relative)), format)
         } else {
             let out = PathBuf::from(output);
@@ -231,52 +452,181 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
             (Sink::File(out), format)
         };
         jobs.push(Job {
-            source,
+            key: f.key(several),
+            source: f.source,
             sink,
             format,
         });
     }
-    Ok(Plan { jobs, errors })
-}
+    let total = jobs.len();
 
-/// Refuses jobs whose output is one of the inputs or another job's output. Returns the
-/// jobs kept and the resolved input paths (checked again just before each write, once the
-/// output's folder exists and its path can be fully resolved).
-fn check_collisions(
-    jobs: Vec<Job>,
-    errors: &mut Vec<(String, String)>,
-) -> (Vec<Job>, HashSet<PathBuf>) {
-    let inputs: HashSet<PathBuf> = jobs
+    // Over the whole batch, so that two shards never write the same output.
+    let jobs = refuse_shared_outputs(jobs, &mut failures);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut inputs: HashSet<PathBuf> = jobs
         .iter()
         .filter_map(|j| match &j.source {
-            Source::File(p) => p.canonicalize().ok(),
+            Source::File(p) => Some(lexical(&cwd.join(p))),
             Source::Stdin => None,
         })
         .collect();
-    let mut outputs: HashMap<PathBuf, String> = HashMap::new();
-    let mut kept = Vec::new();
+
+    let (jobs, mut failures) = match cli.shard {
+        Some((k, n)) => (
+            jobs.into_iter()
+                .filter(|j| shard_of(&j.key, n) == k)
+                .collect::<Vec<_>>(),
+            failures
+                .into_iter()
+                .filter(|f| f.key.as_ref().is_none_or(|key| shard_of(key, n) == k))
+                .collect(),
+        ),
+        None => (jobs, failures),
+    };
+
+    // Listed inputs are checked here, by their own shard only.
+    let mut kept = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match &job.source {
+            Source::File(p) if !p.is_file() => failures.push(Failure {
+                input: job.source.label(),
+                output: Some(job.sink.label()),
+                message: if p.exists() {
+                    "not a file".to_string()
+                } else {
+                    "no such file".to_string()
+                },
+                key: Some(job.key),
+            }),
+            Source::File(p) => {
+                if let Ok(c) = p.canonicalize() {
+                    inputs.insert(c);
+                }
+                kept.push(job);
+            }
+            Source::Stdin => kept.push(job),
+        }
+    }
+    let mut jobs = Vec::with_capacity(kept.len());
+    for job in kept {
+        match &job.sink {
+            Sink::File(out) if overwrites_input(out, &inputs) => failures.push(Failure {
+                input: job.source.label(),
+                output: Some(job.sink.label()),
+                message: format!("refusing to overwrite an input: {}", out.display()),
+                key: Some(job.key),
+            }),
+            _ => jobs.push(job),
+        }
+    }
+    Ok(Plan {
+        jobs,
+        failures,
+        total,
+        inputs,
+    })
+}
+
+/// Whether writing `out` would replace one of `inputs` (only possible if `out` exists).
+fn overwrites_input(out: &Path, inputs: &HashSet<PathBuf>) -> bool {
+    if inputs.contains(&lexical(
+        &std::env::current_dir().unwrap_or_default().join(out),
+    )) {
+        return true;
+    }
+    out.exists() && resolved(out).is_some_and(|p| inputs.contains(&p))
+}
+
+/// Refuses every job whose output would also be written from another input (for example
+/// `a.png` and `a.webp`, both written as `a.png`): all of them, whatever their order, so
+/// that no output silently depends on which input came last.
+fn refuse_shared_outputs(jobs: Vec<Job>, failures: &mut Vec<Failure>) -> Vec<Job> {
+    let mut by_output: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if let Sink::File(out) = &job.sink {
+            by_output.entry(lexical(out)).or_default().push(i);
+        }
+    }
+    let mut refused = vec![false; jobs.len()];
+    let mut messages: HashMap<usize, String> = HashMap::new();
+    for group in by_output.values().filter(|g| g.len() > 1) {
+        let names: Vec<String> = group.iter().map(|&i| jobs[i].source.label()).collect();
+        for &i in group {
+            refused[i] = true;
+            messages.insert(
+                i,
+                format!(
+                    "{} would be written from each of {}; rename one of them, or choose \
+                     another --format (nothing was written for them)",
+                    jobs[i].sink.label(),
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+    let mut kept = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.into_iter().enumerate() {
+        if refused[i] {
+            failures.push(Failure {
+                input: job.source.label(),
+                output: Some(job.sink.label()),
+                message: messages.remove(&i).unwrap_or_default(),
+                key: Some(job.key),
+            });
+        } else {
+            kept.push(job);
+        }
+    }
+    kept
+}
+
+/// Removes the temporary files a killed run left for this run's outputs (the pattern of
+/// `colorize::io::write_atomic`: `.NAME.RANDOM.colorize-tmp` beside the output `NAME`),
+/// and nothing else: other files, other names, other shards' outputs are left alone.
+fn sweep_leftovers(jobs: &[Job]) -> usize {
+    let mut by_dir: HashMap<PathBuf, HashSet<OsString>> = HashMap::new();
     for job in jobs {
         if let Sink::File(out) = &job.sink {
-            let key = resolved(out).unwrap_or_else(|| out.clone());
-            if inputs.contains(&key) {
-                errors.push((
-                    job.source.label(),
-                    format!("refusing to overwrite an input: {}", out.display()),
-                ));
-                continue;
+            if let Some(name) = out.file_name() {
+                let dir = match out.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                by_dir.entry(dir).or_default().insert(name.to_os_string());
             }
-            if let Some(other) = outputs.get(&key) {
-                errors.push((
-                    job.source.label(),
-                    format!("{} would also be written from {other}", out.display()),
-                ));
-                continue;
-            }
-            outputs.insert(key, job.source.label());
         }
-        kept.push(job);
     }
-    (kept, inputs)
+    let mut removed = 0;
+    for (dir, names) in by_dir {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(target) = temp_target(&file_name) else {
+                continue;
+            };
+            if !names.contains(OsStr::new(target)) {
+                continue;
+            }
+            if entry.file_type().is_ok_and(|t| t.is_file())
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// The output name a temporary file of `write_atomic` was for: `.NAME.RANDOM.colorize-tmp`
+/// gives `NAME` (RANDOM: letters and digits).
+fn temp_target(file_name: &OsStr) -> Option<&str> {
+    let name = file_name.to_str()?;
+    let inner = name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)?;
+    let (target, random) = inner.rsplit_once('.')?;
+    (!target.is_empty() && !random.is_empty() && random.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then_some(target)
 }
 
 fn run_job(
@@ -330,7 +680,8 @@ fn run_job(
                     colorize::Error::new(colorize::ErrorKind::Io, format!("{}: {e}", dir.display()))
                 })?;
             }
-            if resolved(path).is_some_and(|p| inputs.contains(&p)) {
+            // Again now that the folder exists and the path can be fully resolved.
+            if overwrites_input(path, inputs) {
                 return Err(colorize::Error::new(
                     colorize::ErrorKind::InvalidArgument,
                     format!("refusing to overwrite an input: {}", path.display()),
@@ -341,32 +692,145 @@ fn run_job(
     }
 }
 
+/// The --report file: one JSON object per input and line, appended and written as each
+/// input finishes (one `write` per line, so shards may even share a local file).
+struct Report(Option<Mutex<std::fs::File>>);
+
+impl Report {
+    fn open(path: Option<&Path>) -> Result<Report, String> {
+        let Some(path) = path else {
+            return Ok(Report(None));
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("--report {}: {e}", path.display()))?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(|f| Report(Some(Mutex::new(f))))
+            .map_err(|e| format!("--report {}: {e}", path.display()))
+    }
+
+    fn line(&self, input: &str, output: Option<&str>, status: &str, error: Option<&str>, ms: u64) {
+        let Some(file) = &self.0 else { return };
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            input: &'a str,
+            output: Option<&'a str>,
+            status: &'a str,
+            error: Option<&'a str>,
+            milliseconds: u64,
+        }
+        let mut line = serde_json::to_string(&Line {
+            input,
+            output,
+            status,
+            error,
+            milliseconds: ms,
+        })
+        .unwrap_or_default();
+        line.push('\n');
+        let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.flush()) {
+            eprintln!("colorize: --report: {e}");
+        }
+    }
+}
+
+/// Set by SIGINT or SIGTERM (Slurm's scancel, a job's time limit): no new image is
+/// started, the ones being written are finished. A second signal kills at once.
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_stop_signal(signal: libc::c_int) {
+    STOP.store(signal, Ordering::SeqCst);
+}
+
+fn catch_stop_signals() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: installs a handler that only stores to an atomic; SA_RESETHAND restores
+        // the default action for a second signal.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESETHAND;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
 pub fn run(cli: &Cli) -> ExitCode {
     let started = Instant::now();
-    let Plan { jobs, mut errors } = match plan(cli) {
+    let Plan {
+        jobs,
+        failures,
+        total,
+        inputs,
+    } = match plan(cli) {
         Ok(plan) => plan,
         Err(usage) => {
             eprintln!("colorize: {usage}");
             return ExitCode::from(2);
         }
     };
-    let (jobs, inputs) = check_collisions(jobs, &mut errors);
-    for (input, message) in &errors {
-        eprintln!("colorize: {input}: {message}");
+    for f in &failures {
+        eprintln!("colorize: {}: {}", f.input, f.message);
     }
-    let skipped = AtomicUsize::new(0);
+    if let (Some((k, n)), false) = (cli.shard, cli.quiet) {
+        eprintln!(
+            "colorize: shard {k}/{n}: {} of {total} inputs",
+            jobs.len() + failures.iter().filter(|f| f.key.is_some()).count()
+        );
+    }
+    let skipped: Vec<&Job> = jobs
+        .iter()
+        .filter(|job| matches!(&job.sink, Sink::File(p) if cli.skip_existing && p.exists()))
+        .collect();
+    let skipped_count = skipped.len();
+    if cli.dry_run {
+        for job in &jobs {
+            if !matches!(&job.sink, Sink::File(p) if cli.skip_existing && p.exists()) {
+                println!("{}\t{}", job.source.label(), job.sink.label());
+            }
+        }
+        return if failures.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    let report = match Report::open(cli.report.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("colorize: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for f in &failures {
+        report.line(&f.input, f.output.as_deref(), "failed", Some(&f.message), 0);
+    }
+    for job in &skipped {
+        report.line(
+            &job.source.label(),
+            Some(&job.sink.label()),
+            "skipped",
+            None,
+            0,
+        );
+    }
+    let swept = sweep_leftovers(&jobs);
+    if swept > 0 && !cli.quiet {
+        eprintln!("colorize: removed {swept} temporary file(s) left by an interrupted run");
+    }
     let jobs: Vec<Job> = jobs
         .into_iter()
-        .filter(|job| match &job.sink {
-            Sink::File(p) if cli.skip_existing && p.exists() => {
-                skipped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
-            _ => true,
-        })
+        .filter(|job| !matches!(&job.sink, Sink::File(p) if cli.skip_existing && p.exists()))
         .collect();
-    let failed = AtomicUsize::new(errors.len());
+    let failed = AtomicUsize::new(failures.len());
     let done = AtomicUsize::new(0);
+    let not_started = AtomicUsize::new(0);
     if !jobs.is_empty() {
         let model = match crate::load_model(&cli.model) {
             Ok(m) => m,
@@ -405,18 +869,33 @@ pub fn run(cli: &Cli) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        let stdout_used = jobs.iter().any(|j| matches!(j.sink, Sink::Stdout));
+        catch_stop_signals();
+        let stopping = AtomicBool::new(false);
         pool.install(|| {
             jobs.par_iter().for_each(|job| {
-                match run_job(job, cli, &model, &options, &inputs) {
+                if STOP.load(Ordering::SeqCst) != 0 {
+                    stopping.store(true, Ordering::Relaxed);
+                    not_started.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                let t = Instant::now();
+                let result = run_job(job, cli, &model, &options, &inputs);
+                let ms = t.elapsed().as_millis() as u64;
+                let (input, output) = (job.source.label(), job.sink.label());
+                match result {
                     Ok(()) => {
                         done.fetch_add(1, Ordering::Relaxed);
-                        if let Sink::File(p) = &job.sink {
-                            bar.suspend(|| println!("{}", p.display()));
+                        report.line(&input, Some(&output), "colorized", None, ms);
+                        if !stdout_used {
+                            bar.suspend(|| println!("{output}"));
                         }
                     }
                     Err(e) => {
                         failed.fetch_add(1, Ordering::Relaxed);
-                        bar.suspend(|| eprintln!("colorize: {}: {e}", job.source.label()));
+                        let message = e.to_string();
+                        report.line(&input, Some(&output), "failed", Some(&message), ms);
+                        bar.suspend(|| eprintln!("colorize: {input}: {message}"));
                     }
                 }
                 bar.inc(1);
@@ -424,16 +903,98 @@ pub fn run(cli: &Cli) -> ExitCode {
         });
         bar.finish_and_clear();
     }
-    let (done, skipped, failed) = (done.into_inner(), skipped.into_inner(), failed.into_inner());
+    let (done, failed, not_started) = (
+        done.into_inner(),
+        failed.into_inner(),
+        not_started.into_inner(),
+    );
     if !cli.quiet {
         eprintln!(
-            "colorize: {done} colorized, {skipped} skipped (already there), {failed} failed, in {:.1} s",
+            "colorize: {done} colorized, {skipped_count} skipped (already there), {failed} failed, in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+    }
+    let signal = STOP.load(Ordering::SeqCst);
+    if signal != 0 {
+        eprintln!(
+            "colorize: stopped by signal {signal}: {not_started} input(s) not started; \
+             run again with --skip-existing to finish"
+        );
+        return ExitCode::from(128 + signal as u8);
     }
     if failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_keep_the_whole_name() {
+        let png = ImageFormat::Png;
+        for (input, format, expected) in [
+            ("scan.1952.06.png", png, "scan.1952.06.png"),
+            ("v1.2.final.png", png, "v1.2.final.png"),
+            ("d.PNG", png, "d.PNG"),
+            ("scan.1952.06.webp", png, "scan.1952.06.png"),
+            ("a b.c.tif", ImageFormat::Jpeg, "a b.c.jpg"),
+            ("x.jpeg", ImageFormat::Jpeg, "x.jpeg"),
+            ("g.1.pgm", ImageFormat::Pnm, "g.1.ppm"),
+            ("scan.1952", png, "scan.1952.png"),
+            ("noext", png, "noext.png"),
+            ("-dash.png", png, "-dash.png"),
+            ("façade.été.png", png, "façade.été.png"),
+        ] {
+            assert_eq!(
+                output_name(Path::new(input), format),
+                OsString::from(expected),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn shard_hash_is_pinned() {
+        // The assignment must never change between versions or machines: a cluster run
+        // resumed with a newer build must pick the same inputs.
+        // Same values as the Python in docs/scale-out.md.
+        assert_eq!(shard_hash(b""), 0xefd0_1f60_ba99_2926);
+        assert_eq!(shard_hash(b"a.png"), 0x770c_0647_53fc_ca9e);
+        assert_eq!(shard_hash(b"scan.1952.06.png"), 0xf6ba_d17a_d55c_e219);
+        assert_eq!(shard_of(Path::new("sub/fa\u{e7}ade.png"), 4), 1);
+        assert_eq!(shard_of(Path::new("scan.1952.06.png"), 4), 2);
+    }
+
+    #[test]
+    fn shards_are_balanced_and_cover_everything() {
+        for n in [4u32, 7, 16] {
+            let mut sizes = vec![0usize; n as usize];
+            for i in 0..100_000 {
+                let key = format!("d{}/IMG_{i:06}.png", i / 1000);
+                let k = shard_of(Path::new(&key), n);
+                assert!((1..=n).contains(&k));
+                sizes[k as usize - 1] += 1;
+            }
+            let expected = 100_000 / n as usize;
+            assert!(
+                sizes.iter().all(|&s| s.abs_diff(expected) * 50 <= expected),
+                "{n}: {sizes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn temp_names() {
+        assert_eq!(
+            temp_target(OsStr::new(".a.b.png.Xy12Zq.colorize-tmp")),
+            Some("a.b.png")
+        );
+        assert_eq!(temp_target(OsStr::new("a.png.Xy12Zq.colorize-tmp")), None);
+        assert_eq!(temp_target(OsStr::new(".a.png.colorize-tmp.txt")), None);
+        assert_eq!(temp_target(OsStr::new(".a.png.x-y.colorize-tmp")), None);
     }
 }

@@ -22,11 +22,12 @@ use clap::{Parser, ValueEnum};
     version,
     after_help = "Subcommands: `colorize eval --help`, `colorize compare --help`.\n\
                   Examples:\n  colorize old.jpg -o new.jpg\n  colorize scans/ -o coloured/ --jobs 2 --skip-existing\n  \
+                  colorize scans/ -o coloured/ --shard 3/8 --skip-existing --report r3.jsonl\n  \
                   convert photo.jpg pgm:- | colorize - -o - | convert - out.jpg"
 )]
 pub struct Cli {
     /// Input files, folders (searched recursively), globs ("scans/*.tif"), or - for stdin.
-    #[arg(required_unless_present = "list_models")]
+    #[arg(required_unless_present_any = ["list_models", "files_from"])]
     pub inputs: Vec<String>,
 
     /// Output file, or folder (for several inputs or a folder; created if missing), or - for stdout.
@@ -73,6 +74,26 @@ pub struct Cli {
     /// Leave outputs that already exist alone (resume an interrupted batch).
     #[arg(long)]
     pub skip_existing: bool,
+
+    /// Read input paths from FILE (- for stdin), one per line or NUL-separated (find
+    /// -print0). Relative paths are mirrored under the output folder.
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
+
+    /// Do only part K of N of the inputs (K = 1..N), chosen by a hash of each input's
+    /// relative path: the same on every run and machine; the N parts are disjoint and
+    /// together are the whole batch (docs/scale-out.md).
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+
+    /// Append one JSON line per input to FILE as it finishes: input, output, status
+    /// (colorized, skipped, failed), error, milliseconds.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub report: Option<PathBuf>,
+
+    /// Print INPUT<tab>OUTPUT for each image that would be colorized, and do nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// Refuse images with more pixels than this (checked before decoding).
     #[arg(long, value_name = "PIXELS", default_value_t = colorize::io::DEFAULT_MAX_PIXELS)]
@@ -126,6 +147,15 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     match (parse(w), parse(h)) {
         (Some(w), Some(h)) => Ok((w, h)),
         _ => Err("width and height must be whole numbers >= 1, e.g. 640x480".to_string()),
+    }
+}
+
+fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let usage = "expected K/N with 1 <= K <= N, e.g. 3/8";
+    let (k, n) = text.split_once('/').ok_or(usage)?;
+    match (k.trim().parse::<u32>(), n.trim().parse::<u32>()) {
+        (Ok(k), Ok(n)) if (1..=n).contains(&k) => Ok((k, n)),
+        _ => Err(usage.to_string()),
     }
 }
 
