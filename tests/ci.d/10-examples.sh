@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs ImageMagick (for the shell pipeline example) and runs the examples test again,
-# so that the pipeline and its parallel xargs batch are really exercised in CI.
+# so that the pipeline and its parallel xargs batch are really exercised in CI. The build is
+# the suite's one build (scripts/cargo-suite.sh), so nothing is recompiled.
 set -eu
 cd "$(dirname "$0")/../.."
 if ! /usr/bin/convert -version 2>/dev/null | grep -q ImageMagick; then
@@ -12,7 +13,7 @@ export PATH="/usr/bin:$PATH"   # Debian's convert before any stand-in in /usr/lo
 echo "10-examples: C, C++, Python ctypes and ImageMagick pipeline examples"
 log=$(mktemp)
 status=0
-cargo test --release --test examples -- --nocapture >"$log" 2>&1 || status=$?
+scripts/cargo-suite.sh test --test examples -- --nocapture >"$log" 2>&1 || status=$?
 cat "$log"
 [ "$status" -eq 0 ] || exit "$status"
 if grep -q "skipped: ImageMagick" "$log"; then

@@ -3,7 +3,7 @@
 #   1. A virtual environment with numpy, Pillow and scikit-image (target/eval-crosscheck-venv).
 #   2. The two shared-data tests of tests/eval_cli.rs with that Python, made mandatory
 #      (COLORIZE_REQUIRE_CROSSCHECK=1): without it `cargo test` skips the cross-check with a note.
-#      Same profile and features as the main `cargo test` run, so nothing is rebuilt.
+#      The suite's one build (scripts/cargo-suite.sh), so nothing is rebuilt.
 # Idempotent; runs as root; bounded (the tests take seconds, the pip install a minute or two).
 set -eu
 cd "$(dirname "$0")/../.."
@@ -22,9 +22,7 @@ if ! "$VENV/bin/python" -c 'import numpy, PIL, skimage' 2>/dev/null; then
     timeout 900 "$VENV/bin/pip" install -q --disable-pip-version-check numpy pillow scikit-image
 fi
 
-# The main run builds with --features train; use the same features so cargo reuses it.
-eval "$(scripts/setup-torch.sh)"
 say "baseline vs scikit-image on shared images, and vs DATA.md's numbers"
 COLORIZE_CROSSCHECK_PYTHON=$VENV/bin/python COLORIZE_REQUIRE_CROSSCHECK=1 \
-    timeout 1800 cargo test --release --features train --test eval_cli baseline_ -- --nocapture
+    timeout 1800 scripts/cargo-suite.sh test --test eval_cli baseline_ -- --nocapture
 say "ok"

@@ -29,9 +29,16 @@ if ! "$VENV/bin/python" -c 'import onnx, png, numpy' 2>/dev/null; then
 fi
 PYTHON=$VENV/bin/python
 
-# ---- the library and the CLI (default features: the plug-ins must not need libtorch) ----
-say "cargo build --release (libcolorize.so and the colorize CLI)"
-cargo build --release
+# ---- the library and the CLI, from the suite's one build (scripts/cargo-suite.sh) ------
+say "libcolorize.so and the colorize CLI (scripts/cargo-suite.sh build)"
+scripts/cargo-suite.sh build --lib --bin colorize
+# That build has the trainer feature on; the plug-ins must still not need libtorch (the
+# GIMP 3 chroot has none): neither the library nor the CLI may link it.
+for f in target/release/libcolorize.so target/release/colorize; do
+    if readelf -d "$f" | grep NEEDED | grep -Ei 'torch|c10'; then
+        say "$f links libtorch"; exit 1
+    fi
+done
 # The committed header; COLORIZE_INCLUDE may point elsewhere (e.g. cbindgen's OUT_DIR copy).
 COLORIZE_INCLUDE=${COLORIZE_INCLUDE:-$ROOT/include}
 export COLORIZE_INCLUDE

@@ -10,8 +10,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
-echo "61-valgrind: building libcolorize (release)"
-cargo build --release --lib
+echo "61-valgrind: building libcolorize (the suite's one build: scripts/cargo-suite.sh)"
+scripts/cargo-suite.sh build --lib
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -std=c11 -O1 -g -Wall -Wextra -Werror examples/colorize_pgm.c -Iinclude \

@@ -5,7 +5,8 @@
 # baseline in bench/baseline.json. A ratio, not a time: both runtimes share the machine's
 # load, so the guard holds on a busy CI machine where absolute times do not.
 #   1. a virtual environment with onnxruntime and numpy (target/bench-venv);
-#   2. `cargo build --release --features bench` (colorize-bench and the colorize CLI);
+#   2. colorize-bench and the colorize CLI from the suite's one build (scripts/cargo-suite.sh:
+#      --release --features train,bench);
 #   3. the ratio at 256x256 and 512x512 on the embedded default model's file;
 #      a size over the limit is measured once more before failing (noise).
 # Idempotent; runs as root; bounded (a minute of measurement after the build).
@@ -30,7 +31,7 @@ if ! "$VENV/bin/python" -c 'import onnxruntime, numpy' 2>/dev/null; then
 fi
 
 say "building colorize-bench"
-timeout 1800 cargo build --release --features bench --bin colorize-bench --bin colorize
+timeout 1800 scripts/cargo-suite.sh build --bin colorize-bench --bin colorize
 
 measure() {
     timeout 600 target/release/colorize-bench --model "$MODEL" --only network --sizes 256,512 \
