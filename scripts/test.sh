@@ -7,11 +7,16 @@
 #      `cargo test`;
 #   3. every tests/ci.d/NN-*.sh in order (examples, eval cross-check, GIMP 2.10 and 3
 #      headless, fuzzing, valgrind, benchmark guard); each installs what it needs itself.
+#      The fuzz targets' ASan build starts beside step 2, at a lower priority.
 # Prints a table of the steps and their times at the end; exits non-zero if any step
 # failed, after running them all.
+#   COLORIZE_SUITE_SKIP="55-scale-out 50-gimp": leave out these tests/ci.d steps (by name,
+#   without .sh); they show as "skipped" in the table. CI sets nothing and runs them all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+
+skipped() { case " ${COLORIZE_SUITE_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 names=()
 times=()
@@ -44,11 +49,48 @@ step "set-up: torch (scripts/setup-torch.sh)" torch
 if [ -z "${LIBTORCH:-}" ]; then
   echo "no libtorch: every build below needs it (feature train); stopping"
 else
+  # The fuzz build (cargo-fuzz, ASan, its own target folder fuzz/target) shares nothing with
+  # the main build: it runs beside it at a lower priority, on the CPU the main build leaves
+  # idle on its serial chain of tract crates, and 60-fuzz.sh finds it done.
+  fuzz_log=$(mktemp)
+  fuzz_build_start=$SECONDS
+  fuzz_build_pid=
+  if [ -x tests/ci.d/60-fuzz.sh ] && ! skipped 60-fuzz; then
+    echo "=== fuzz build: started beside the steps below (log shown before the fuzz step)"
+    (nice -n 10 tests/ci.d/60-fuzz.sh --build-only >"$fuzz_log" 2>&1
+     status=$?
+     echo "=== fuzz build ended $((SECONDS - fuzz_build_start)) s after it began" >>"$fuzz_log"
+     exit $status) &
+    fuzz_build_pid=$!
+  fi
+  fuzz_build_wait() {
+    local status=0 result=ok
+    wait "$fuzz_build_pid" || status=$?
+    fuzz_build_pid=
+    cat "$fuzz_log"
+    [ $status = 0 ] || result=FAILED
+    names+=("  fuzz build itself (in the background)")
+    times+=("$(sed -n 's/^=== fuzz build ended \([0-9]*\) s.*/\1/p' "$fuzz_log")")
+    results+=("$result (in the background, beside the steps above)")
+    return $status
+  }
+
   step "cargo build --all-targets" scripts/cargo-suite.sh build --all-targets
   step "cargo test" scripts/cargo-suite.sh test
   for script in tests/ci.d/*.sh; do
-    [ -x "$script" ] && step "$script" "$script"
+    [ -x "$script" ] || continue
+    if skipped "$(basename "$script" .sh)"; then
+      echo "=== $script: skipped (COLORIZE_SUITE_SKIP)"
+      names+=("$script"); times+=(0); results+=(skipped)
+      continue
+    fi
+    if [ "$script" = tests/ci.d/60-fuzz.sh ] && [ -n "$fuzz_build_pid" ]; then
+      step "waiting for the fuzz build" fuzz_build_wait
+    fi
+    step "$script" "$script"
   done
+  [ -z "$fuzz_build_pid" ] || step "waiting for the fuzz build" fuzz_build_wait
+  rm -f "$fuzz_log"
 fi
 
 echo

@@ -6,6 +6,9 @@
 # test (tests/fuzz_regressions.rs).
 #
 #   FUZZ_SECONDS=60 (per target)   FUZZ_RUNS (optional cap on executions per target)
+#   --build-only: install cargo-fuzz if missing and build the targets, run nothing
+#   (scripts/test.sh does this beside the main build, which leaves CPU idle on its
+#   serial chain of tract crates).
 #
 # cargo-fuzz needs nightly flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 lets the stable toolchain
 # accept them. The fuzz build has its own workspace and target folder (fuzz/target), so the
@@ -16,17 +19,21 @@ seconds=${FUZZ_SECONDS:-60}
 export RUSTC_BOOTSTRAP=1
 export PATH="$HOME/.cargo/bin:$PATH"
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "60-fuzz: installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
-fi
+build_only=0
+[ "${1:-}" = --build-only ] && build_only=1
+
 if ! command -v c++ >/dev/null 2>&1; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
 fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "60-fuzz: installing cargo-fuzz (once; it stays in ~/.cargo/bin)"
+  cargo install cargo-fuzz --locked
+fi
 
-echo "60-fuzz: building the fuzz targets (release, debug assertions, ASan)"
+echo "60-fuzz: building the fuzz targets (release, ASan; colorize with default features)"
 (cd fuzz && cargo fuzz build -O)
+[ "$build_only" = 1 ] && exit 0
 
 status=0
 for target in capi model_load decode; do
