@@ -745,6 +745,9 @@ static STOP: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_stop_signal(signal: libc::c_int) {
     STOP.store(signal, Ordering::SeqCst);
+    let message = b"colorize: stopping after the images in progress (signal again to stop now)\n";
+    // SAFETY: write(2) is async-signal-safe; the buffer is static.
+    unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
 }
 
 fn catch_stop_signals() {
@@ -870,7 +873,10 @@ pub fn run(cli: &Cli) -> ExitCode {
             }
         };
         let stdout_used = jobs.iter().any(|j| matches!(j.sink, Sink::Stdout));
-        catch_stop_signals();
+        // Not while reading an image from stdin: that read would not be interrupted.
+        if !jobs.iter().any(|j| matches!(j.source, Source::Stdin)) {
+            catch_stop_signals();
+        }
         let stopping = AtomicBool::new(false);
         pool.install(|| {
             jobs.par_iter().for_each(|job| {
