@@ -76,7 +76,7 @@ else
   }
 
   step "cargo build --all-targets" scripts/cargo-suite.sh build --all-targets
-  step "cargo test" scripts/cargo-suite.sh test
+  step "cargo test" scripts/cargo-suite.sh test --no-fail-fast
   for script in tests/ci.d/*.sh; do
     [ -x "$script" ] || continue
     if skipped "$(basename "$script" .sh)"; then
