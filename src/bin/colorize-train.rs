@@ -71,6 +71,11 @@ enum Command {
         /// Calibration photos used (every k-th of the sorted list, to span categories).
         #[arg(long, default_value_t = 300)]
         calibrate_limit: usize,
+        /// Make the gain depend on the predicted chroma: pixels whose a*b* length is well
+        /// above KNEE get the full gain, pixels well below it stay near the network's own
+        /// colour (0 = one gain everywhere). See README, "Vividness".
+        #[arg(long, default_value_t = 0.0)]
+        chroma_knee: f32,
     },
 }
 
@@ -86,6 +91,7 @@ struct ExportRequest<'a> {
     calibrate: Option<&'a PathBuf>,
     calibrate_limit: usize,
     target_ratio: f64,
+    chroma_knee: f32,
 }
 
 fn export(req: ExportRequest) -> Result<()> {
@@ -130,6 +136,11 @@ fn export(req: ExportRequest) -> Result<()> {
         );
         meta.insert("colorize.val_l2".to_string(), format!("{:.6}", r.val_l2));
     }
+    anyhow::ensure!(
+        req.chroma_knee.is_finite() && req.chroma_knee >= 0.0,
+        "--chroma-knee must be a number >= 0, not {}",
+        req.chroma_knee
+    );
     let gain = match req.chroma_gain {
         "auto" => {
             let dir = req
@@ -142,8 +153,13 @@ fn export(req: ExportRequest) -> Result<()> {
                 .step_by(step)
                 .take(req.calibrate_limit)
                 .collect();
-            let (gain, ratio) =
-                train::export::calibrate_chroma_gain(&net, &meta, &photos, req.target_ratio)?;
+            let (gain, ratio) = train::export::calibrate_chroma_gain(
+                &net,
+                req.chroma_knee,
+                &meta,
+                &photos,
+                req.target_ratio,
+            )?;
             eprintln!("chroma gain {gain:.3} (colourfulness ratio at gain 1: {ratio:.3}, on {} calibration photos)", photos.len());
             meta.insert(
                 "colorize.chroma_gain_calibration".to_string(),
@@ -164,7 +180,14 @@ fn export(req: ExportRequest) -> Result<()> {
                 format!("--chroma-gain must be a positive number or auto, not '{text}'")
             })?,
     };
-    let mut bytes = train::export::to_onnx(&net, gain, &meta);
+    let mut bytes = train::export::to_onnx(
+        &net,
+        train::export::ChromaCurve {
+            gain,
+            knee: req.chroma_knee,
+        },
+        &meta,
+    );
     if let Some(val) = val {
         let photos: Vec<PathBuf> = train::data::list_images(val, None)?
             .into_iter()
@@ -173,7 +196,14 @@ fn export(req: ExportRequest) -> Result<()> {
         let scores = train::export::validation_metrics(&bytes, &photos)?;
         eprintln!("validation on {} photos: {scores:?}", photos.len());
         meta.extend(scores);
-        bytes = train::export::to_onnx(&net, gain, &meta);
+        bytes = train::export::to_onnx(
+            &net,
+            train::export::ChromaCurve {
+                gain,
+                knee: req.chroma_knee,
+            },
+            &meta,
+        );
     }
     let tmp = output.with_extension("onnx.tmp");
     std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -219,6 +249,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             calibrate,
             calibrate_limit,
             target_ratio,
+            chroma_knee,
         } => export(ExportRequest {
             run: &run,
             output: &output,
@@ -230,6 +261,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             calibrate: calibrate.as_ref(),
             calibrate_limit,
             target_ratio,
+            chroma_knee,
         })?,
     }
     Ok(ExitCode::SUCCESS)

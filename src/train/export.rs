@@ -99,9 +99,53 @@ fn emit(g: &mut GraphBuilder, ops: &[Op], input: &str) -> String {
     x
 }
 
-/// The exported model's bytes. `chroma_gain` scales the predicted a*b* (1.0 = as trained;
+/// How the exported graph scales the network's a*b*. With `knee` = 0 every pixel gets the
+/// same `gain`. With a knee (in a*b* units) the gain depends on the predicted chroma m:
+/// `1 + (gain - 1) * m / (m + knee)`. A regression network predicts small chroma where it
+/// is unsure (it averages the plausible colours) and large chroma where it is sure, so the
+/// curve makes confident colour vivid and leaves unsure colour muted, where one global gain
+/// also amplifies the guesses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChromaCurve {
+    pub gain: f32,
+    pub knee: f32,
+}
+
+impl ChromaCurve {
+    /// The network's own a*b*.
+    pub const IDENTITY: ChromaCurve = ChromaCurve {
+        gain: 1.0,
+        knee: 0.0,
+    };
+
+    /// The factor applied to a pixel whose predicted chroma is `m` (reference for tests).
+    pub fn factor(&self, m: f32) -> f32 {
+        if self.knee > 0.0 {
+            1.0 + (self.gain - 1.0) * m / (m + self.knee)
+        } else {
+            self.gain
+        }
+    }
+}
+
+/// Emits the chroma curve on `ab` ([N, 2, H, W], physical units).
+fn emit_chroma_curve(g: &mut GraphBuilder, ab: &str, curve: ChromaCurve) -> String {
+    if curve.knee <= 0.0 {
+        return g.affine(ab, curve.gain, 0.0);
+    }
+    let squared = g.node("Mul", &[ab, ab], &[]);
+    // a² + b² as a 1x1 convolution with unit weights: no opset-dependent ReduceSum.
+    let sum = g.conv(&squared, &[1.0, 1.0], &[0.0], 1, 2, 1, 1, 0);
+    let chroma = g.node("Sqrt", &[&sum], &[]);
+    let knee = g.affine(&chroma, 1.0, curve.knee);
+    let confidence = g.node("Div", &[&chroma, &knee], &[]);
+    let factor = g.affine(&confidence, curve.gain - 1.0, 1.0);
+    g.node("Mul", &[ab, &factor], &[])
+}
+
+/// The exported model's bytes. `chroma` scales the predicted a*b* (identity = as trained;
 /// see [`calibrate_chroma_gain`]); `metadata` adds or overrides `colorize.*` entries.
-pub fn to_onnx(net: &Network, chroma_gain: f32, metadata: &BTreeMap<String, String>) -> Vec<u8> {
+pub fn to_onnx(net: &Network, chroma: ChromaCurve, metadata: &BTreeMap<String, String>) -> Vec<u8> {
     let mut g = GraphBuilder::new("colorize");
     g.input(
         "L",
@@ -114,7 +158,8 @@ pub fn to_onnx(net: &Network, chroma_gain: f32, metadata: &BTreeMap<String, Stri
     );
     let features = emit(&mut g, &net.encoder, "L");
     let scaled_ab = emit(&mut g, &net.decoder, &features);
-    let ab = g.affine(&scaled_ab, AB_SCALE as f32 * chroma_gain, 0.0);
+    let raw_ab = g.affine(&scaled_ab, AB_SCALE as f32, 0.0);
+    let ab = emit_chroma_curve(&mut g, &raw_ab, chroma);
     g.node_named("Identity", &[&ab], &["ab"], &[]);
     g.output(
         "ab",
@@ -130,7 +175,10 @@ pub fn to_onnx(net: &Network, chroma_gain: f32, metadata: &BTreeMap<String, Stri
     g.metadata("colorize.pad_multiple", net.pad_multiple());
     g.metadata("colorize.encoder", net.encoder_kind.name());
     g.metadata("colorize.attribution", net.encoder_kind.attribution());
-    g.metadata("colorize.chroma_gain", format!("{chroma_gain:.3}"));
+    g.metadata("colorize.chroma_gain", format!("{:.3}", chroma.gain));
+    if chroma.knee > 0.0 {
+        g.metadata("colorize.chroma_knee", format!("{:.2}", chroma.knee));
+    }
     for (k, v) in metadata {
         g.metadata(k, v);
     }
@@ -200,14 +248,15 @@ pub fn validation_metrics(
 /// gain, so a few fixed-point steps converge. Returns (gain, ratio at gain 1).
 pub fn calibrate_chroma_gain(
     net: &Network,
+    knee: f32,
     metadata: &BTreeMap<String, String>,
     photos: &[std::path::PathBuf],
     target_ratio: f64,
 ) -> anyhow::Result<(f32, f64)> {
     let mut gain = 1.0f32;
     let mut ratio_at_one = f64::NAN;
-    for step in 0..4 {
-        let (summary, _) = score(&to_onnx(net, gain, metadata), photos)?;
+    for step in 0..6 {
+        let (summary, _) = score(&to_onnx(net, ChromaCurve { gain, knee }, metadata), photos)?;
         let ratio = summary.colourfulness_ratio();
         if step == 0 {
             ratio_at_one = ratio;
@@ -216,7 +265,9 @@ pub fn calibrate_chroma_gain(
             ratio > 1e-3,
             "the model predicts no colour on the calibration photos"
         );
-        gain = (gain as f64 * target_ratio / ratio).clamp(0.25, 4.0) as f32;
+        // With a knee the ratio grows more slowly than the gain; the fixed point still
+        // converges, in a few more steps.
+        gain = (gain as f64 * target_ratio / ratio).clamp(0.25, 6.0) as f32;
     }
     Ok((gain, ratio_at_one))
 }

@@ -23,6 +23,24 @@ pub(super) fn parity(
     widths: Vec<i64>,
     output_stride: i64,
 ) {
+    parity_with_curve(
+        encoder,
+        pretrained,
+        widths,
+        output_stride,
+        export::ChromaCurve::IDENTITY,
+    )
+}
+
+/// As [`parity`], with a chroma curve in the exported graph checked against
+/// [`export::ChromaCurve::factor`] applied to the trainer's output pixel by pixel.
+fn parity_with_curve(
+    encoder: net::EncoderKind,
+    pretrained: PathBuf,
+    widths: Vec<i64>,
+    output_stride: i64,
+    curve: export::ChromaCurve,
+) {
     tch::manual_seed(3);
     let config = net::DecoderConfig {
         widths,
@@ -36,7 +54,7 @@ pub(super) fn parity(
         (Tensor::rand([1, 1, h, w], (Kind::Float, tch::Device::Cpu)) * 100.0).to_kind(Kind::Float);
     network.standardise_features(&l);
     let expected = tch::no_grad(|| network.forward(&l)) * net::AB_SCALE;
-    let bytes = export::to_onnx(&network, 1.0, &Default::default());
+    let bytes = export::to_onnx(&network, curve, &Default::default());
     let model = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
         .unwrap()
@@ -65,7 +83,14 @@ pub(super) fn parity(
         .as_slice::<f32>()
         .unwrap()
         .to_vec();
-    let want: Vec<f32> = Vec::try_from(&expected.flatten(0, -1)).unwrap();
+    let mut want: Vec<f32> = Vec::try_from(&expected.flatten(0, -1)).unwrap();
+    let plane = want.len() / 2;
+    for i in 0..plane {
+        let (a, b) = (want[i], want[plane + i]);
+        let factor = curve.factor((a * a + b * b).sqrt());
+        want[i] = a * factor;
+        want[plane + i] = b * factor;
+    }
     let max = got
         .iter()
         .zip(&want)
@@ -84,4 +109,32 @@ fn export_parity_vgg19() {
 #[test]
 fn export_parity_eccv16_full_resolution() {
     parity(net::EncoderKind::Eccv16, eccv(), vec![32, 16, 8], 1);
+}
+
+#[test]
+fn cosine_schedule_anneals_from_base_to_floor() {
+    use super::trainer::LrSchedule;
+    let base = 1e-3;
+    assert_eq!(LrSchedule::Constant.at(base, 0.7), base);
+    assert!((LrSchedule::Cosine.at(base, 0.0) - base).abs() < 1e-15);
+    assert!((LrSchedule::Cosine.at(base, 1.0) - 0.05 * base).abs() < 1e-15);
+    // Halfway down the cosine: the mean of base and floor.
+    assert!((LrSchedule::Cosine.at(base, 0.5) - 0.525 * base).abs() < 1e-12);
+    let mut last = f64::INFINITY;
+    for i in 0..=100 {
+        let lr = LrSchedule::Cosine.at(base, i as f64 / 100.0);
+        assert!(lr <= last, "the schedule never rises");
+        last = lr;
+    }
+}
+
+#[test]
+fn export_parity_chroma_curve() {
+    let curve = export::ChromaCurve {
+        gain: 1.6,
+        knee: 8.0,
+    };
+    assert!((curve.factor(0.0) - 1.0).abs() < 1e-6);
+    assert!((curve.factor(8.0) - 1.3).abs() < 1e-6);
+    parity_with_curve(net::EncoderKind::Eccv16, eccv(), vec![16, 8], 2, curve);
 }

@@ -66,6 +66,10 @@ pub struct TrainArgs {
     pub batch_size: usize,
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// Learning-rate schedule over the whole run: `constant`, or `cosine` (from --lr down
+    /// to 5 % of it at the last batch; a fixed budget of epochs ends better annealed).
+    #[arg(long, value_enum, default_value = "constant")]
+    pub lr_schedule: LrSchedule,
     /// Training crop side in pixels (the paper: 128).
     #[arg(long, default_value_t = 128)]
     pub crop: u32,
@@ -101,6 +105,28 @@ pub struct TrainArgs {
     /// Stop each epoch after this many batches (quick experiments, tests).
     #[arg(long)]
     pub max_batches: Option<usize>,
+}
+
+/// How the learning rate moves over the run.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LrSchedule {
+    Constant,
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The learning rate at `progress` (0 = first batch, 1 = end of the last epoch).
+    /// A pure function of the position, so a resumed run follows the same curve.
+    pub fn at(self, base: f64, progress: f64) -> f64 {
+        match self {
+            LrSchedule::Constant => base,
+            LrSchedule::Cosine => {
+                let floor = 0.05 * base;
+                let p = progress.clamp(0.0, 1.0);
+                floor + (base - floor) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+            }
+        }
+    }
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -420,6 +446,10 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         let mut batch_index = state.batch_in_epoch;
         for batch in loader.receiver.iter() {
             let (l, ab) = (batch.l.to_device(device), batch.ab.to_device(device));
+            adam.lr = args.lr_schedule.at(
+                args.lr,
+                (epoch as f64 + batch_index as f64 / loader.batches as f64) / args.epochs as f64,
+            );
             let pred = net.forward(&l);
             let value = loss.compute(&pred, &downsample(&ab, args.output_stride));
             value.backward();
