@@ -32,7 +32,10 @@ mod pixels;
 
 pub use engine::{DEFAULT_TILE_SIZE, MAX_NETWORK_SIDE};
 pub use error::{Error, ErrorKind, Result};
-pub use model::{available_models, default_model_name, Contract, Model, DEFAULT_MAX_MODEL_BYTES};
+pub use model::{
+    available_models, default_model_name, installed_models, Contract, Model,
+    DEFAULT_MAX_MODEL_BYTES, MODEL_PATH_VAR,
+};
 
 /// This library's version, as in Cargo.toml (and `COLORIZE_VERSION_*` in the C header).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

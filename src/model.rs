@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::CString;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
@@ -86,6 +86,75 @@ pub fn available_models() -> Vec<&'static str> {
         .collect()
 }
 
+/// The environment variable listing folders of installed models (`NAME.onnx` files),
+/// separated like `PATH`; [`Model::from_name`] searches them after the embedded models.
+pub const MODEL_PATH_VAR: &str = "COLORIZE_MODEL_PATH";
+
+/// The folders of [`MODEL_PATH_VAR`] in order, empty entries left out.
+fn model_path_folders() -> Vec<PathBuf> {
+    std::env::var_os(MODEL_PATH_VAR)
+        .map(|value| {
+            std::env::split_paths(&value)
+                .filter(|folder| !folder.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `name` is a plain model name, one that stays inside a model folder.
+fn check_model_name(name: &str) -> Result<()> {
+    let problem = if name.is_empty() {
+        Some("it is empty")
+    } else if name.contains(['/', '\\']) {
+        Some("it contains a path separator")
+    } else if name.contains("..") {
+        Some("it contains '..'")
+    } else if name.contains('\0') {
+        Some("it contains a NUL character")
+    } else if name.starts_with('.') {
+        Some("it starts with '.'")
+    } else {
+        None
+    };
+    match problem {
+        // NoModel, as for an unknown name: callers that try a name first and then a file
+        // (the GIMP plug-ins pass paths to colorize_model_load_named) fall back on it.
+        Some(problem) => Err(Error::new(
+            ErrorKind::NoModel,
+            format!(
+                "'{}' is not a model name: {problem} (a name is looked up as NAME.onnx in the \
+                 {MODEL_PATH_VAR} folders; give a file path to load a file)",
+                name.escape_debug()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The installed models: each `NAME.onnx` file in the [`MODEL_PATH_VAR`] folders, as
+/// (name, file), sorted by name. A name found in several folders is listed once, with the
+/// file [`Model::from_name`] would load (the first folder's); unreadable folders are
+/// skipped. Embedded models of the same name win over these in [`Model::from_name`].
+pub fn installed_models() -> Vec<(String, PathBuf)> {
+    let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for folder in model_path_folders() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(name) = file_name.to_str().and_then(|f| f.strip_suffix(".onnx")) else {
+                continue;
+            };
+            let path = folder.join(&file_name);
+            if check_model_name(name).is_ok() && !found.contains_key(name) && path.is_file() {
+                found.insert(name.to_string(), path);
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
 /// Name of the embedded default model, if this build has one.
 pub fn default_model_name() -> Option<&'static str> {
     embedded::DEFAULT_MODEL.filter(|name| available_models().contains(name))
@@ -106,29 +175,26 @@ impl Model {
         Self::from_name("default")
     }
 
-    /// An embedded model by name (`landscape-l2`, `landscape-huber`, `landscape-pmse`) or
-    /// `default`. Each embedded model is parsed once per process and shared.
+    /// A model by name: `default`, an embedded model (`landscape-l2`, `landscape-huber`,
+    /// `landscape-pmse`), or else `NAME.onnx` in the first folder of the environment
+    /// variable [`MODEL_PATH_VAR`] (colon-separated like `PATH`) that has one. Embedded
+    /// names win over files of the same name. Only plain names are accepted (no `/`, `\`,
+    /// `..`, NUL, no leading `.`), so a name never reaches outside those folders. Files are
+    /// loaded with [`Model::from_file`] (size limit, contract check). Each model is parsed
+    /// once per process and shared (files by their resolved path).
     pub fn from_name(name: &str) -> Result<Self> {
         let resolved = if name == "default" {
             default_model_name()
                 .ok_or_else(|| Error::new(ErrorKind::NoModel, no_default_message()))?
         } else {
+            check_model_name(name)?;
             name
         };
         let Some((embedded_name, bytes)) = embedded::EMBEDDED_MODELS
             .iter()
             .find(|(n, _)| *n == resolved)
         else {
-            let available = available_models();
-            let list = if available.is_empty() {
-                "none".to_string()
-            } else {
-                available.join(", ")
-            };
-            return Err(Error::new(
-                ErrorKind::NoModel,
-                format!("unknown model name '{name}' (embedded in this build: {list})"),
-            ));
+            return Self::from_model_path(name);
         };
         static LOADED: OnceLock<Mutex<HashMap<&'static str, Model>>> = OnceLock::new();
         let loaded = LOADED.get_or_init(Default::default);
@@ -144,6 +210,48 @@ impl Model {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(embedded_name, model.clone());
+        Ok(model)
+    }
+
+    /// `NAME.onnx` from the first [`MODEL_PATH_VAR`] folder that has it (`name` is checked).
+    fn from_model_path(name: &str) -> Result<Self> {
+        let folders = model_path_folders();
+        let Some(path) = folders
+            .iter()
+            .map(|folder| folder.join(format!("{name}.onnx")))
+            .find(|path| path.is_file())
+        else {
+            let available = available_models();
+            let list = if available.is_empty() {
+                "none".to_string()
+            } else {
+                available.join(", ")
+            };
+            let searched = if folders.is_empty() {
+                format!("{MODEL_PATH_VAR} is not set, so no model folder was searched")
+            } else {
+                let list: Vec<String> = folders.iter().map(|f| f.display().to_string()).collect();
+                format!(
+                    "searched {MODEL_PATH_VAR} for {name}.onnx in: {}",
+                    list.join(", ")
+                )
+            };
+            return Err(Error::new(
+                ErrorKind::NoModel,
+                format!("unknown model name '{name}' (embedded in this build: {list}; {searched})"),
+            ));
+        };
+        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Model>>> = OnceLock::new();
+        let loaded = LOADED.get_or_init(Default::default);
+        if let Some(model) = loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(model.clone());
+        }
+        let model = Self::from_file(&path)?;
+        loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, model.clone());
         Ok(model)
     }
 
