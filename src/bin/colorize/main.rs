@@ -2,7 +2,9 @@
 //!
 //! `colorize IN -o OUT` for one file; folders are mirrored into an output folder; `-` is
 //! stdin/stdout. `colorize eval ...` and `colorize compare ...` are separate subcommands
-//! (eval.rs, compare.rs). Exit status: 0 all done, 1 some inputs failed, 2 usage error.
+//! (eval.rs, compare.rs). Exit status: 0 all done, 1 some inputs failed, 2 usage error
+//! (nothing done), 128+N stopped by signal N. A closed stdout (`| head -1`) only stops the
+//! output-path lines: the batch is finished and the status is as without it.
 
 mod batch;
 mod compare;
@@ -34,7 +36,8 @@ pub struct Cli {
     #[arg(short, long, required_unless_present = "list_models")]
     pub output: Option<String>,
 
-    /// Model: an embedded name (see --list-models), `default`, or an ONNX file path.
+    /// Model: an embedded or installed name (COLORIZE_MODEL_PATH; see --list-models), `default`,
+    /// or an ONNX file path.
     #[arg(short, long, default_value = "default")]
     pub model: String,
 
@@ -62,10 +65,16 @@ pub struct Cli {
     #[arg(long, value_name = "PIXELS")]
     pub tile_size: Option<u32>,
 
-    /// Output format (default: the output file's extension, or the input's format in a
-    /// folder batch, or PNG for stdout).
+    /// Output format (default: the output file's extension, which must be one of these;
+    /// in a folder batch the input's format if PNG, JPEG, TIFF or PNM, else PNG; PNG for
+    /// stdout).
     #[arg(long, value_enum)]
     pub format: Option<CliFormat>,
+
+    /// JPEG quality, 1 to 100 (chroma is always kept whole: 4:4:4).
+    #[arg(long, value_name = "N", default_value_t = colorize::io::DEFAULT_JPEG_QUALITY,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
 
     /// Images processed at once (default: the number of CPUs).
     #[arg(short, long, value_name = "N")]
@@ -99,7 +108,8 @@ pub struct Cli {
     #[arg(long, value_name = "PIXELS", default_value_t = colorize::io::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
 
-    /// No progress bar and no summary line.
+    /// No progress bar, no summary line and no output paths on stdout (errors and warnings
+    /// still go to stderr).
     #[arg(short, long)]
     pub quiet: bool,
 
@@ -126,6 +136,11 @@ pub enum CliFormat {
     Jpeg,
     Tiff,
     Ppm,
+    /// Lossless WebP.
+    Webp,
+    Bmp,
+    /// 256 colours (a palette chosen per image).
+    Gif,
 }
 
 impl CliFormat {
@@ -135,6 +150,9 @@ impl CliFormat {
             CliFormat::Jpeg => image::ImageFormat::Jpeg,
             CliFormat::Tiff => image::ImageFormat::Tiff,
             CliFormat::Ppm => image::ImageFormat::Pnm,
+            CliFormat::Webp => image::ImageFormat::WebP,
+            CliFormat::Bmp => image::ImageFormat::Bmp,
+            CliFormat::Gif => image::ImageFormat::Gif,
         }
     }
 }
@@ -228,8 +246,25 @@ fn main() -> ExitCode {
                 }
             );
         }
+        // Installed models (NAME.onnx in the COLORIZE_MODEL_PATH folders), with their folder.
+        let installed = colorize::installed_models();
+        for (name, path) in &installed {
+            let folder = path.parent().unwrap_or(path);
+            let hidden = if colorize::available_models().contains(&name.as_str()) {
+                ", hidden by the embedded model of that name"
+            } else {
+                ""
+            };
+            println!("{name} (installed in {}{hidden})", folder.display());
+        }
         if colorize::available_models().is_empty() {
             eprintln!("colorize: this build has no embedded models; use --model FILE.onnx");
+        }
+        if installed.is_empty() && std::env::var_os(colorize::MODEL_PATH_VAR).is_none() {
+            eprintln!(
+                "colorize: {} is not set; set it to folders of NAME.onnx models to install more (docs/models.md)",
+                colorize::MODEL_PATH_VAR
+            );
         }
         return ExitCode::SUCCESS;
     }
