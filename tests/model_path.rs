@@ -1,0 +1,224 @@
+//! Installed models: `--model NAME` finds NAME.onnx in the COLORIZE_MODEL_PATH folders,
+//! names cannot leave those folders, embedded models win, and `--list-models` shows them.
+//! The CLI is run with the variable set on the child only, so no test changes this
+//! process's environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_colorize");
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// A temp folder with `models/mytest.onnx` (a valid test model), `models2/` (empty),
+    /// `work/in.png` (grey) and the working folder `work/`.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = Setup { dir };
+        std::fs::create_dir_all(setup.path("models")).unwrap();
+        std::fs::create_dir_all(setup.path("models2")).unwrap();
+        std::fs::create_dir_all(setup.path("work")).unwrap();
+        std::fs::write(
+            setup.path("models/mytest.onnx"),
+            colorize::onnx::linear_test_model(0.5, -0.25),
+        )
+        .unwrap();
+        let img =
+            image::GrayImage::from_fn(40, 30, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
+        img.save(setup.path("work/in.png")).unwrap();
+        setup
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `colorize ARGS` in `work/` with COLORIZE_MODEL_PATH = `model_path`.
+    fn run(&self, model_path: &str, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(self.path("work"))
+            .env("COLORIZE_MODEL_PATH", model_path)
+            .output()
+            .unwrap()
+    }
+
+    fn folders(&self, names: &[&str]) -> String {
+        let paths: Vec<String> = names
+            .iter()
+            .map(|n| self.path(n).display().to_string())
+            .collect();
+        paths.join(":")
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn is_coloured(path: &Path) -> bool {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    img.pixels().any(|p| p[0] != p[1] || p[1] != p[2])
+}
+
+#[test]
+fn installed_model_by_name() {
+    let s = Setup::new();
+    // Empty entries are ignored; the first folder that has the file wins.
+    let path = format!(":{}::{}:", s.folders(&["models2"]), s.folders(&["models"]));
+    let out = s.run(&path, &["in.png", "-o", "out.png", "--model", "mytest"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(is_coloured(&s.path("work/out.png")));
+}
+
+#[test]
+fn first_folder_wins() {
+    let s = Setup::new();
+    // A broken file of the same name in a later folder is never read...
+    std::fs::write(s.path("models2/mytest.onnx"), b"not onnx").unwrap();
+    let out = s.run(
+        &s.folders(&["models", "models2"]),
+        &["in.png", "-o", "a.png", "--model", "mytest"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // ... and in an earlier folder it is the one loaded, with the file's contract checks.
+    let out = s.run(
+        &s.folders(&["models2", "models"]),
+        &["in.png", "-o", "b.png", "--model", "mytest"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("not a valid ONNX file"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("models2"), "{}", text(&out));
+    assert!(!s.path("work/b.png").exists());
+}
+
+#[test]
+fn unknown_name_lists_searched_folders() {
+    let s = Setup::new();
+    let out = s.run(
+        &s.folders(&["models", "models2"]),
+        &["in.png", "-o", "out.png", "--model", "nosuch"],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let t = text(&out);
+    assert!(t.contains("unknown model name 'nosuch'"), "{t}");
+    assert!(t.contains("COLORIZE_MODEL_PATH"), "{t}");
+    assert!(t.contains(&s.path("models").display().to_string()), "{t}");
+    assert!(t.contains(&s.path("models2").display().to_string()), "{t}");
+    assert!(!s.path("work/out.png").exists());
+
+    // Unset: the message says no folder was searched.
+    let out = Command::new(BIN)
+        .args(["in.png", "-o", "out.png", "--model", "mytest"])
+        .current_dir(s.path("work"))
+        .env_remove("COLORIZE_MODEL_PATH")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out).contains("COLORIZE_MODEL_PATH is not set"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn names_cannot_leave_the_folders() {
+    let s = Setup::new();
+    let path = s.folders(&["models"]);
+    // Files that a name escaping the folder would reach.
+    let model = colorize::onnx::linear_test_model(0.5, -0.25);
+    std::fs::write(s.path("x.onnx"), &model).unwrap();
+    std::fs::write(s.path("models/.hidden.onnx"), &model).unwrap();
+    std::fs::write(s.path("models/..x.onnx"), &model).unwrap();
+    for name in ["../x", ".hidden", "..x", "..", "a\\b"] {
+        let out = s.run(&path, &["in.png", "-o", "out.png", "--model", name]);
+        assert_ne!(out.status.code(), Some(0), "--model {name}: {}", text(&out));
+        assert!(!s.path("work/out.png").exists(), "--model {name}");
+    }
+    let out = s.run(&path, &["in.png", "-o", "out.png", "--model", ".hidden"]);
+    assert!(text(&out).contains("not a model name"), "{}", text(&out));
+    // Hidden and '..' names are not listed either.
+    let out = s.run(&path, &["--list-models"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hidden"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("..x"));
+}
+
+#[test]
+fn library_refuses_names_that_are_not_plain() {
+    // Checked before any folder is searched, so this needs no environment. NoModel, so
+    // callers that try a name and then a file (the GIMP plug-ins) fall back.
+    for name in ["../x", "a/b", "a\\b", "..", "a..b", ".hidden", "", "a\0b"] {
+        let e = colorize::Model::from_name(name).unwrap_err();
+        assert_eq!(e.kind(), colorize::ErrorKind::NoModel, "{name:?}");
+        assert!(e.to_string().contains("is not a model name"), "{e}");
+    }
+}
+
+#[test]
+fn embedded_name_wins_over_installed_file() {
+    let Some(embedded) = colorize::available_models().first().copied() else {
+        println!("skipped: this build has no embedded models");
+        return;
+    };
+    let s = Setup::new();
+    // Loading this file would fail, so success means the embedded model was used.
+    std::fs::write(s.path(&format!("models/{embedded}.onnx")), b"not onnx").unwrap();
+    let path = s.folders(&["models"]);
+    let out = s.run(&path, &["in.png", "-o", "out.png", "--model", embedded]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = s.run(&path, &["--list-models"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains(&format!("{embedded} (installed in "))
+            && stdout.contains("hidden by the embedded model"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn list_models_shows_installed_models() {
+    let s = Setup::new();
+    std::fs::write(s.path("models2/mytest.onnx"), b"shadowed").unwrap();
+    std::fs::write(s.path("models2/other.onnx"), b"listed, not loaded").unwrap();
+    std::fs::write(s.path("models2/notes.txt"), b"not a model").unwrap();
+    let out = s.run(
+        &format!(
+            "{}:{}",
+            s.folders(&["models", "models2"]),
+            s.path("absent").display()
+        ),
+        &["--list-models"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = stdout.lines().collect();
+    for name in colorize::available_models() {
+        assert!(lines.iter().any(|l| l.starts_with(name)), "{stdout}");
+    }
+    let mytest = format!("mytest (installed in {})", s.path("models").display());
+    let other = format!("other (installed in {})", s.path("models2").display());
+    assert!(lines.contains(&mytest.as_str()), "{stdout}");
+    assert!(lines.contains(&other.as_str()), "{stdout}");
+    // Listed once (first folder wins), sorted, nothing else from the folders.
+    assert_eq!(lines.iter().filter(|l| l.starts_with("mytest")).count(), 1);
+    let installed: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("(installed in"))
+        .collect();
+    assert_eq!(installed, [&mytest.as_str(), &other.as_str()], "{stdout}");
+}
