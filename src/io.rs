@@ -65,10 +65,21 @@ fn image_error(e: ImageError) -> Error {
     }
 }
 
-/// Decodes an image file (format from its content), applying its EXIF orientation.
+/// Decodes an image file (format from its content, or from a `.tga` extension: TGA files
+/// have no signature to recognise them by), applying its EXIF orientation.
 pub fn decode_file(path: &Path, limits: &Limits) -> Result<DynamicImage> {
     let file = std::fs::File::open(path).map_err(io_error)?;
-    decode(ImageReader::new(std::io::BufReader::new(file)), limits)
+    let mut reader = ImageReader::new(std::io::BufReader::new(file))
+        .with_guessed_format()
+        .map_err(io_error)?;
+    let is_tga = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("tga"));
+    if reader.format().is_none() && is_tga {
+        reader.set_format(ImageFormat::Tga);
+    }
+    decode(reader, limits)
 }
 
 /// Decodes an encoded image held in memory (format from its content).
@@ -94,7 +105,11 @@ pub fn read_stream(mut stream: impl Read, limits: &Limits) -> Result<Vec<u8>> {
 }
 
 fn decode<R: BufRead + Seek>(reader: ImageReader<R>, limits: &Limits) -> Result<DynamicImage> {
-    let mut reader = reader.with_guessed_format().map_err(io_error)?;
+    let mut reader = if reader.format().is_some() {
+        reader
+    } else {
+        reader.with_guessed_format().map_err(io_error)?
+    };
     if reader.format().is_none() {
         return Err(io_error(
             "not an image in a known format (PNG, JPEG, TIFF, PNM, ...)",
@@ -116,7 +131,8 @@ fn decode<R: BufRead + Seek>(reader: ImageReader<R>, limits: &Limits) -> Result<
     Ok(image)
 }
 
-/// The output format for a file name's extension (png, jpg/jpeg, tif/tiff, ppm/pgm/pnm/pam).
+/// The output format [`encode`] writes for a file name's extension (png, jpg/jpeg,
+/// tif/tiff, ppm/pgm/pnm/pbm/pam, webp, bmp, gif); `None` for any other extension or none.
 pub fn format_for_path(path: &Path) -> Option<ImageFormat> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     match ext.as_str() {
@@ -124,6 +140,9 @@ pub fn format_for_path(path: &Path) -> Option<ImageFormat> {
         "jpg" | "jpeg" => Some(ImageFormat::Jpeg),
         "tif" | "tiff" => Some(ImageFormat::Tiff),
         "ppm" | "pgm" | "pnm" | "pbm" | "pam" => Some(ImageFormat::Pnm),
+        "webp" => Some(ImageFormat::WebP),
+        "bmp" => Some(ImageFormat::Bmp),
+        "gif" => Some(ImageFormat::Gif),
         _ => None,
     }
 }
@@ -134,17 +153,64 @@ pub fn extension_of(format: ImageFormat) -> &'static str {
         ImageFormat::Jpeg => "jpg",
         ImageFormat::Tiff => "tif",
         ImageFormat::Pnm => "ppm",
+        ImageFormat::WebP => "webp",
+        ImageFormat::Bmp => "bmp",
+        ImageFormat::Gif => "gif",
         _ => "png",
     }
 }
 
-/// Encodes `image` as `format` (PNG, JPEG quality 92, TIFF or binary PPM), converting the
-/// pixel layout to one the format can hold (JPEG and PPM: 8-bit RGB, no alpha).
+/// Whether writing `image` as `format` drops its alpha channel (JPEG and PPM hold none).
+pub fn drops_alpha(image: &DynamicImage, format: ImageFormat) -> bool {
+    image.color().has_alpha() && matches!(format, ImageFormat::Jpeg | ImageFormat::Pnm)
+}
+
+/// Default JPEG quality of [`encode`].
+pub const DEFAULT_JPEG_QUALITY: u8 = 92;
+
+/// Encoder settings of [`encode_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// JPEG quality, 1..=100 (image's baseline encoder; chroma is always 4:4:4).
+    pub jpeg_quality: u8,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            jpeg_quality: DEFAULT_JPEG_QUALITY,
+        }
+    }
+}
+
+/// Encodes `image` as `format` with the default [`EncodeOptions`].
 pub fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>> {
+    encode_with(image, format, &EncodeOptions::default())
+}
+
+/// Encodes `image` as `format`, converting the pixel layout to one the format can hold:
+/// PNG and TIFF keep 16 bits and alpha (TIFF uncompressed: image's TIFF encoder has no
+/// compression setting); JPEG (baseline, 4:4:4) and binary PPM are 8-bit RGB without
+/// alpha; WebP (lossless), BMP and GIF (256-colour palette) are 8-bit RGB or RGBA.
+pub fn encode_with(
+    image: &DynamicImage,
+    format: ImageFormat,
+    options: &EncodeOptions,
+) -> Result<Vec<u8>> {
     use DynamicImage as D;
     let mut out = Cursor::new(Vec::new());
     let converted;
     let image = match (format, image) {
+        (ImageFormat::WebP | ImageFormat::Bmp | ImageFormat::Gif, D::ImageRgb8(_))
+        | (ImageFormat::WebP | ImageFormat::Bmp | ImageFormat::Gif, D::ImageRgba8(_)) => image,
+        (ImageFormat::WebP | ImageFormat::Bmp | ImageFormat::Gif, _) => {
+            converted = if image.color().has_alpha() {
+                D::ImageRgba8(image.to_rgba8())
+            } else {
+                D::ImageRgb8(image.to_rgb8())
+            };
+            &converted
+        }
         (ImageFormat::Jpeg, D::ImageRgb8(_)) => image,
         (ImageFormat::Jpeg, _) => {
             converted = D::ImageRgb8(image.to_rgb8());
@@ -168,7 +234,13 @@ pub fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>> {
     };
     match format {
         ImageFormat::Jpeg => {
-            let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92);
+            let quality = options.jpeg_quality.clamp(1, 100);
+            let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+            image.write_with_encoder(encoder).map_err(image_error)?;
+        }
+        ImageFormat::Gif => {
+            // Speed 10: the fastest palette search, still a fair 256-colour palette.
+            let encoder = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 10);
             image.write_with_encoder(encoder).map_err(image_error)?;
         }
         ImageFormat::Pnm => {
@@ -184,7 +256,8 @@ pub fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>> {
 
 /// Writes `bytes` to `path` atomically: a hidden temporary file in the same folder,
 /// flushed to disk, then renamed over `path`. On any error no file is left behind and an
-/// existing `path` is untouched.
+/// existing `path` is untouched. A new file gets mode 0666 less the umask, as `open(2)`
+/// gives; a file that is replaced keeps its permission bits.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -207,21 +280,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .and_then(|()| stream.flush())
             .map_err(|e| with_path(&e));
     }
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.to_string_lossy()))
-        .suffix(".colorize-tmp")
-        .tempfile_in(dir)
-        .map_err(|e| with_path(&e))?;
-    temp.write_all(bytes).map_err(|e| with_path(&e))?;
-    temp.as_file().sync_all().map_err(|e| with_path(&e))?;
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".colorize-tmp");
+    // tempfile makes 0600 files by default; an image is an ordinary document, created as
+    // any other file is: 0666, less the umask (applied by open(2)).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        // tempfile makes 0600 files; an image is an ordinary document.
-        let _ = temp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
+    let existing = std::fs::metadata(path).ok().filter(|m| m.is_file());
+    let mut temp = builder.tempfile_in(dir).map_err(|e| with_path(&e))?;
+    // A replaced output keeps its permission bits (a private 0600 file stays private).
+    if let Some(meta) = existing {
+        temp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(|e| with_path(&e))?;
+    }
+    temp.write_all(bytes).map_err(|e| with_path(&e))?;
+    temp.as_file().sync_all().map_err(|e| with_path(&e))?;
     temp.persist(path).map_err(|e| with_path(&e.error))?;
     Ok(())
 }
