@@ -353,11 +353,11 @@ fn bad_inputs_are_clear_errors_with_nothing_left_behind() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(std::fs::read(f.path("good.png")).unwrap(), good);
 
-    // Unwritable output: its folder is a file.
+    // Unwritable output: its folder is a file. Found before any work (status 2).
     let out = f.run(&["good.png", "-o", "good.png/out.png"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let out = f.run(&["good.png", "-o", "/proc/colorize-out.png"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("/proc/colorize-out.png"),
         "{}",

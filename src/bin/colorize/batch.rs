@@ -27,6 +27,68 @@ use rayon::prelude::*;
 
 use crate::{Cli, CliMode};
 
+/// A line on stderr; a closed or failing stderr is ignored (no panic, unlike `eprintln!`).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Set once stdout cannot be written (a closed pipe: `colorize ... | head -1`): no more
+/// output-path lines are printed, and the batch goes on.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Prints one line on stdout. On a closed pipe (EPIPE) or any other write error, stops
+/// printing for the rest of the run (saying why, unless it is a closed pipe).
+fn print_line(line: &str) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if !STDOUT_CLOSED.swap(true, Ordering::Relaxed)
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            note!("colorize: stdout: {e}; no more output paths are printed");
+        }
+    }
+}
+
+/// Whether stdout was open when the program started. Rust's runtime opens /dev/null
+/// read-write in place of a closed descriptor 0, 1 or 2 (`colorize a.png -o - >&-`), so
+/// a descriptor 1 that is /dev/null opened read-write is taken as closed; a shell's
+/// `> /dev/null` opens it write-only.
+fn stdout_is_open() -> bool {
+    // SAFETY: fcntl and fstat only query descriptor 1; stat reads a path; the stat
+    // buffers are plain data.
+    unsafe {
+        let flags = libc::fcntl(1, libc::F_GETFL);
+        if flags == -1 {
+            return false;
+        }
+        if flags & libc::O_ACCMODE != libc::O_RDWR {
+            return true;
+        }
+        let mut out: libc::stat = std::mem::zeroed();
+        let mut null: libc::stat = std::mem::zeroed();
+        if libc::fstat(1, &mut out) != 0 {
+            return false;
+        }
+        if libc::stat(c"/dev/null".as_ptr(), &mut null) != 0 {
+            return true;
+        }
+        !(out.st_mode & libc::S_IFMT == libc::S_IFCHR && out.st_rdev == null.st_rdev)
+    }
+}
+
+/// Writes all of `bytes` to file descriptor 1, reporting every error (EBADF, EPIPE).
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 1 is only borrowed: ManuallyDrop never closes it.
+    let mut out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+    out.write_all(bytes).and_then(|()| out.flush())
+}
+
 /// File extensions read when searching folders.
 const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "tif", "tiff", "pgm", "ppm", "pnm", "pbm", "pam", "bmp", "webp", "gif",
@@ -122,13 +184,120 @@ fn walk(dir: &Path, exclude: Option<&Path>, found: &mut Vec<PathBuf>) -> std::io
 }
 
 /// The output format of a job: --format, else the output file's extension, else the
-/// input's own format when it can be written, else PNG.
+/// input's own format when it is PNG, JPEG, TIFF or PNM (a WebP, BMP or GIF input is
+/// written as PNG: lossless WebP and GIF's 256 colours are poor defaults for a photo),
+/// else PNG.
 fn output_format(cli: &Cli, output_name: Option<&Path>, input: Option<&Path>) -> ImageFormat {
     cli.format
         .map(|f| f.image_format())
         .or_else(|| output_name.and_then(colorize::io::format_for_path))
-        .or_else(|| input.and_then(colorize::io::format_for_path))
+        .or_else(|| {
+            input.and_then(colorize::io::format_for_path).filter(|f| {
+                matches!(
+                    f,
+                    ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Tiff | ImageFormat::Pnm
+                )
+            })
+        })
         .unwrap_or(ImageFormat::Png)
+}
+
+/// The output extensions `-o FILE` may have (or --format is needed).
+const WRITABLE_EXTENSIONS: &str = ".png, .jpg/.jpeg, .tif/.tiff, .ppm, .webp, .bmp or .gif";
+
+/// Whether `path` exists and is neither a regular file nor a folder (a FIFO, a device):
+/// such an output is written into as a stream, whatever its name.
+fn is_stream(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// Checks, before any work, that files can be created in the folder `dir` (or, when it
+/// does not exist yet, in the nearest existing folder above it, where it will be made).
+fn check_writable(dir: &Path) -> Result<(), String> {
+    let mut at = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir.to_path_buf()
+    };
+    loop {
+        match std::fs::metadata(&at) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => {
+                return Err(format!(
+                    "{} is a file, so no output can be written under it",
+                    at.display()
+                ))
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                at = match at.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+            }
+            Err(e) => return Err(format!("{}: {e}", at.display())),
+        }
+    }
+    // A real file, removed at once: the only test that sees read-only mounts, ACLs and
+    // root's rights as writing will.
+    tempfile::Builder::new()
+        .prefix(".colorize-probe.")
+        .tempfile_in(&at)
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "cannot write outputs in {}: {e} (nothing was done)",
+                at.display()
+            )
+        })
+}
+
+/// Problems with `-o` found before any work: a file named where a folder is needed (or a
+/// name that looks like a file), an output format that cannot be told from the name, a
+/// folder that cannot be written.
+fn check_output(cli: &Cli, output: &str, output_is_folder: bool, why: &str) -> Result<(), String> {
+    let out = Path::new(output);
+    if output_is_folder {
+        if out.exists() && !out.is_dir() {
+            return Err(format!(
+                "-o {output} is an existing file, but {why} needs an output folder;                  name a folder (it is created if missing)"
+            ));
+        }
+        let file_like = colorize::io::format_for_path(out).is_some() || has_image_extension(out);
+        if !out.exists() && file_like && !output.ends_with(std::path::MAIN_SEPARATOR) {
+            return Err(format!(
+                "-o {output} looks like a file name, but {why} needs an output folder;                  name a folder (or end the name with {} to make a folder of that name)",
+                std::path::MAIN_SEPARATOR
+            ));
+        }
+        return check_writable(out).map_err(|e| format!("-o {output}: {e}"));
+    }
+    if is_stream(out) {
+        return Ok(());
+    }
+    if cli.format.is_none() && colorize::io::format_for_path(out).is_none() {
+        let what = match out.extension().and_then(|e| e.to_str()) {
+            Some(ext) => format!("the extension .{ext} is not a format colorize writes"),
+            None => "the name has no extension".to_string(),
+        };
+        return Err(format!(
+            "-o {output}: {what}; use {WRITABLE_EXTENSIONS}, or give --format"
+        ));
+    }
+    check_writable(out.parent().unwrap_or(Path::new(""))).map_err(|e| format!("-o {output}: {e}"))
+}
+
+/// Whether an existing output is whole: a non-empty file that decodes (--skip-existing
+/// trusts nothing less).
+fn output_is_complete(path: &Path, cli: &Cli) -> bool {
+    let limits = colorize::io::Limits {
+        max_pixels: cli.max_pixels,
+        ..Default::default()
+    };
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0)
+        && colorize::io::decode_file(path, &limits).is_ok()
 }
 
 /// Output file name in a folder batch: the input's whole file name when its extension
@@ -426,6 +595,17 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
     {
         return Err("-o - (stdout) takes exactly one input file".to_string());
     }
+    if to_stdout && !stdout_is_open() {
+        return Err("-o -: stdout is closed; nothing was done".to_string());
+    }
+    if !to_stdout {
+        let why = if folder_inputs > 0 {
+            "a folder input"
+        } else {
+            "more than one input"
+        };
+        check_output(cli, output, output_is_folder, why)?;
+    }
 
     // The same file named twice (a glob and a name, a repeated list line) is one job.
     let mut seen = HashSet::new();
@@ -635,7 +815,7 @@ fn run_job(
     model: &colorize::Model,
     options: &colorize::Options,
     inputs: &HashSet<PathBuf>,
-) -> colorize::Result<()> {
+) -> colorize::Result<JobDone> {
     let limits = colorize::io::Limits {
         max_pixels: cli.max_pixels,
         ..Default::default()
@@ -666,14 +846,17 @@ fn run_job(
         None => image,
     };
     let coloured = colorize::colorize_image(model, options, image)?;
-    let bytes = colorize::io::encode(&coloured, job.format)?;
+    let done = JobDone {
+        alpha_dropped: colorize::io::drops_alpha(&coloured, job.format),
+    };
+    let encode_options = colorize::io::EncodeOptions {
+        jpeg_quality: cli.quality,
+    };
+    let bytes = colorize::io::encode_with(&coloured, job.format, &encode_options)?;
     match &job.sink {
-        Sink::Stdout => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)
-                .and_then(|()| out.flush())
-                .map_err(|e| colorize::Error::new(colorize::ErrorKind::Io, format!("stdout: {e}")))
-        }
+        Sink::Stdout => write_stdout(&bytes)
+            .map(|()| done)
+            .map_err(|e| colorize::Error::new(colorize::ErrorKind::Io, format!("stdout: {e}"))),
         Sink::File(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -687,9 +870,15 @@ fn run_job(
                     format!("refusing to overwrite an input: {}", path.display()),
                 ));
             }
-            colorize::io::write_atomic(path, &bytes)
+            colorize::io::write_atomic(path, &bytes).map(|()| done)
         }
     }
+}
+
+/// What a finished job tells the user about.
+struct JobDone {
+    /// The image had alpha and the output format holds none.
+    alpha_dropped: bool,
 }
 
 /// The --report file: one JSON object per input and line, appended and written as each
@@ -734,7 +923,7 @@ impl Report {
         line.push('\n');
         let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.flush()) {
-            eprintln!("colorize: --report: {e}");
+            note!("colorize: --report: {e}");
         }
     }
 }
@@ -774,29 +963,48 @@ pub fn run(cli: &Cli) -> ExitCode {
     } = match plan(cli) {
         Ok(plan) => plan,
         Err(usage) => {
-            eprintln!("colorize: {usage}");
+            note!("colorize: {usage}");
             return ExitCode::from(2);
         }
     };
     for f in &failures {
-        eprintln!("colorize: {}: {}", f.input, f.message);
+        note!("colorize: {}: {}", f.input, f.message);
     }
     if let (Some((k, n)), false) = (cli.shard, cli.quiet) {
-        eprintln!(
+        note!(
             "colorize: shard {k}/{n}: {} of {total} inputs",
             jobs.len() + failures.iter().filter(|f| f.key.is_some()).count()
         );
     }
-    let skipped: Vec<&Job> = jobs
-        .iter()
-        .filter(|job| matches!(&job.sink, Sink::File(p) if cli.skip_existing && p.exists()))
-        .collect();
+    // --skip-existing leaves alone only outputs that are whole (non-empty and decoding);
+    // checked in parallel, as a resumed batch may have thousands.
+    let skip: Vec<bool> = if cli.skip_existing {
+        jobs.par_iter()
+            .map(|job| match &job.sink {
+                Sink::File(p) if p.exists() => {
+                    let complete = output_is_complete(p, cli);
+                    if !complete && !cli.quiet {
+                        note!(
+                            "colorize: {}: empty or not a whole image; writing it again",
+                            p.display()
+                        );
+                    }
+                    complete
+                }
+                _ => false,
+            })
+            .collect()
+    } else {
+        vec![false; jobs.len()]
+    };
+    let (skipped, jobs): (Vec<(Job, bool)>, Vec<(Job, bool)>) =
+        jobs.into_iter().zip(skip).partition(|(_, skip)| *skip);
+    let skipped: Vec<Job> = skipped.into_iter().map(|(job, _)| job).collect();
+    let jobs: Vec<Job> = jobs.into_iter().map(|(job, _)| job).collect();
     let skipped_count = skipped.len();
     if cli.dry_run {
         for job in &jobs {
-            if !matches!(&job.sink, Sink::File(p) if cli.skip_existing && p.exists()) {
-                println!("{}\t{}", job.source.label(), job.sink.label());
-            }
+            print_line(&format!("{}\t{}", job.source.label(), job.sink.label()));
         }
         return if failures.is_empty() {
             ExitCode::SUCCESS
@@ -807,7 +1015,7 @@ pub fn run(cli: &Cli) -> ExitCode {
     let report = match Report::open(cli.report.as_deref()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("colorize: {e}");
+            note!("colorize: {e}");
             return ExitCode::from(2);
         }
     };
@@ -825,12 +1033,8 @@ pub fn run(cli: &Cli) -> ExitCode {
     }
     let swept = sweep_leftovers(&jobs);
     if swept > 0 && !cli.quiet {
-        eprintln!("colorize: removed {swept} temporary file(s) left by an interrupted run");
+        note!("colorize: removed {swept} temporary file(s) left by an interrupted run");
     }
-    let jobs: Vec<Job> = jobs
-        .into_iter()
-        .filter(|job| !matches!(&job.sink, Sink::File(p) if cli.skip_existing && p.exists()))
-        .collect();
     let failed = AtomicUsize::new(failures.len());
     let done = AtomicUsize::new(0);
     let not_started = AtomicUsize::new(0);
@@ -838,7 +1042,7 @@ pub fn run(cli: &Cli) -> ExitCode {
         let model = match crate::load_model(&cli.model) {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("colorize: model {}: {e}", cli.model);
+                note!("colorize: model {}: {e}", cli.model);
                 return ExitCode::from(1);
             }
         };
@@ -861,14 +1065,18 @@ pub fn run(cli: &Cli) -> ExitCode {
             .max(1);
         let show_bar = !cli.quiet && std::io::stderr().is_terminal() && jobs.len() > 1;
         let bar = if show_bar {
-            indicatif::ProgressBar::new(jobs.len() as u64)
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} {per_sec:.1} {elapsed_precise}, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            indicatif::ProgressBar::new(jobs.len() as u64).with_style(style)
         } else {
             indicatif::ProgressBar::hidden()
         };
         let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
             Ok(pool) => pool,
             Err(e) => {
-                eprintln!("colorize: cannot start {threads} threads: {e}");
+                note!("colorize: cannot start {threads} threads: {e}");
                 return ExitCode::from(1);
             }
         };
@@ -878,6 +1086,7 @@ pub fn run(cli: &Cli) -> ExitCode {
             catch_stop_signals();
         }
         let stopping = AtomicBool::new(false);
+        let alpha_noted = AtomicBool::new(false);
         pool.install(|| {
             jobs.par_iter().for_each(|job| {
                 if STOP.load(Ordering::SeqCst) != 0 {
@@ -890,18 +1099,28 @@ pub fn run(cli: &Cli) -> ExitCode {
                 let ms = t.elapsed().as_millis() as u64;
                 let (input, output) = (job.source.label(), job.sink.label());
                 match result {
-                    Ok(()) => {
+                    Ok(job_done) => {
                         done.fetch_add(1, Ordering::Relaxed);
                         report.line(&input, Some(&output), "colorized", None, ms);
-                        if !stdout_used {
-                            bar.suspend(|| println!("{output}"));
+                        if job_done.alpha_dropped && !alpha_noted.swap(true, Ordering::Relaxed) {
+                            let format = format!("{:?}", job.format).to_uppercase();
+                            bar.suspend(|| {
+                                note!(
+                                    "colorize: note: {format} has no alpha channel; the \
+                                     transparency of {input} (and of any other such input) \
+                                     is dropped: use PNG, TIFF or WebP to keep it"
+                                )
+                            });
+                        }
+                        if !stdout_used && !cli.quiet {
+                            bar.suspend(|| print_line(&output));
                         }
                     }
                     Err(e) => {
                         failed.fetch_add(1, Ordering::Relaxed);
                         let message = e.to_string();
                         report.line(&input, Some(&output), "failed", Some(&message), ms);
-                        bar.suspend(|| eprintln!("colorize: {input}: {message}"));
+                        bar.suspend(|| note!("colorize: {input}: {message}"));
                     }
                 }
                 bar.inc(1);
@@ -915,14 +1134,14 @@ pub fn run(cli: &Cli) -> ExitCode {
         not_started.into_inner(),
     );
     if !cli.quiet {
-        eprintln!(
+        note!(
             "colorize: {done} colorized, {skipped_count} skipped (already there), {failed} failed, in {:.1} s",
             started.elapsed().as_secs_f64()
         );
     }
     let signal = STOP.load(Ordering::SeqCst);
     if signal != 0 {
-        eprintln!(
+        note!(
             "colorize: stopped by signal {signal}: {not_started} input(s) not started; \
              run again with --skip-existing to finish"
         );
