@@ -1066,7 +1066,7 @@ pub fn run(cli: &Cli) -> ExitCode {
         let show_bar = !cli.quiet && std::io::stderr().is_terminal() && jobs.len() > 1;
         let bar = if show_bar {
             let style = indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} {per_sec:.1} {elapsed_precise}, {eta} left",
+                "{bar:30} {pos}/{len} {per_sec} {elapsed_precise}, {eta} left",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
             indicatif::ProgressBar::new(jobs.len() as u64).with_style(style)
