@@ -11,7 +11,7 @@
 G_DEFINE_QUARK (colorize-gimp-error-quark, colorize_gimp_error)
 
 static const gchar * const model_names[] = {
-  "default", "landscape-l2", "landscape-huber", "landscape-pmse", NULL
+  "default", "general", "landscape-l2", "landscape-huber", "landscape-pmse", NULL
 };
 
 const gchar * const *
@@ -68,7 +68,7 @@ colorize_gimp_load_model (const gchar  *spec,
     {
       g_set_error (error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_NO_MODEL,
                    "Unknown model \"%s\": it is neither an embedded model "
-                   "(landscape-l2, landscape-huber, landscape-pmse, default) "
+                   "(default, general, landscape-l2, landscape-huber, landscape-pmse) "
                    "nor an existing .onnx file.", spec);
       return NULL;
     }

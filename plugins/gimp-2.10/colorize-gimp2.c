@@ -49,7 +49,7 @@ query (void)
     { GIMP_PDB_INT32,    "run-mode",   "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1), RUN-WITH-LAST-VALS (2) }" },
     { GIMP_PDB_IMAGE,    "image",      "Input image" },
     { GIMP_PDB_DRAWABLE, "drawable",   "Layer to colorize (its L* is kept, its colour replaced)" },
-    { GIMP_PDB_STRING,   "model",      "\"\" = the default model; or an embedded model name (landscape-l2, landscape-huber, landscape-pmse); or the path of an .onnx model file" },
+    { GIMP_PDB_STRING,   "model",      "\"\" = the default model; or an embedded model name (general, landscape-l2, landscape-huber, landscape-pmse); or the path of an .onnx model file" },
     { GIMP_PDB_FLOAT,    "saturation", "Multiplies the predicted a*, b* (1.0 = as predicted, 0 = grey)" }
   };
 

@@ -108,7 +108,7 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
 
   gimp_procedure_add_string_argument (procedure, "model", "_Model",
                                       "\"\" = the default model; or an embedded model name "
-                                      "(landscape-l2, landscape-huber, landscape-pmse); or the "
+                                      "(general, landscape-l2, landscape-huber, landscape-pmse); or the "
                                       "path of an .onnx model file",
                                       "", G_PARAM_READWRITE);
   gimp_procedure_add_double_argument (procedure, "saturation", "_Saturation",

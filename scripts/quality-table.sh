@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The quality table of docs/quality.md: `colorize eval` of the given models (comma-separated
+# embedded names or .onnx paths) beside the grey baseline, on the four evaluation sets, as
+# Markdown. Every set is whole: MiniPlaces val (1,200), Sun-Hays-80 at short side 256,
+# Kodak24, intel-scenes test (2,158; exactly grey originals count at the 100 dB ceiling).
+#
+#   scripts/quality-table.sh default,landscape-pmse [COLORIZE_BINARY]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+models=${1:?usage: scripts/quality-table.sh MODELS [COLORIZE_BINARY]}
+bin=${2:-$root/target/release/colorize}
+data=${COLORIZE_DATA:-$root/../shared/data}
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%F)"
+"$bin" eval --quiet --markdown --model "$models" "$data/miniplaces-128/val"
+"$bin" eval --quiet --markdown --model "$models" "$data/eval/sun-hays-80" --size 256 | tail -n +3
+"$bin" eval --quiet --markdown --model "$models" "$data/eval/kodak24" | tail -n +3
+"$bin" eval --quiet --markdown --model "$models" "$data/intel-scenes/test" | tail -n +3
