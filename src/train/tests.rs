@@ -98,7 +98,13 @@ fn parity_with_curve(
         .fold(0.0f32, f32::max);
     let scale = want.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
     assert!(scale > 0.1, "degenerate test: outputs are all ~0");
-    assert!(max <= 1e-3, "max |Δab| = {max} (outputs up to {scale})");
+    // 1e-3 absolute, or float32 round-off relative to the outputs' size when a chroma
+    // gain makes them large.
+    let tolerance = 1e-3f32.max(2e-5 * scale);
+    assert!(
+        max <= tolerance,
+        "max |Δab| = {max} > {tolerance} (outputs up to {scale})"
+    );
 }
 
 #[test]
