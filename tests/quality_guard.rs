@@ -15,8 +15,8 @@ const TOLERANCE_DB: f64 = 0.2;
 const GUARD_LINE: &str = "guard subset:";
 
 fn documented_gain() -> f64 {
-    let doc = std::fs::read_to_string(Path::new(ROOT).join("docs/quality.md"))
-        .expect("docs/quality.md");
+    let doc =
+        std::fs::read_to_string(Path::new(ROOT).join("docs/quality.md")).expect("docs/quality.md");
     let line = doc
         .lines()
         .find(|l| l.contains(GUARD_LINE))
@@ -34,10 +34,21 @@ fn documented_gain() -> f64 {
 #[test]
 fn default_model_keeps_its_documented_gain_over_grey() {
     let val = Path::new(ROOT).join("../shared/data/miniplaces-128/val");
-    assert!(val.is_dir(), "{} is needed for the quality guard", val.display());
+    assert!(
+        val.is_dir(),
+        "{} is needed for the quality guard",
+        val.display()
+    );
     let list = Path::new(ROOT).join("tests/data/miniplaces-val-guard.txt");
     let output = Command::new(BIN)
-        .args(["eval", "--model", "default", "--json", "--quiet", "--files-from"])
+        .args([
+            "eval",
+            "--model",
+            "default",
+            "--json",
+            "--quiet",
+            "--files-from",
+        ])
         .arg(&list)
         .arg(&val)
         .output()
