@@ -9,33 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_colorize");
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    model: PathBuf,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join("spatial.onnx");
-        std::fs::write(&model, common::spatial_model()).unwrap();
-        Fixture { dir, model }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--model")
-            .arg(&self.model)
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
-    }
-}
+use common::CliFixture as Fixture;
 
 fn text(out: &Output) -> String {
     format!(

@@ -7,40 +7,12 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_colorize");
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    model: PathBuf,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join("spatial.onnx");
-        std::fs::write(&model, common::spatial_model()).unwrap();
-        Fixture { dir, model }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--model")
-            .arg(&self.model)
-            .current_dir(self.dir.path());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().unwrap()
-    }
-}
+use common::CliFixture as Fixture;
 
 fn text(out: &Output) -> String {
     format!(

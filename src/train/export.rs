@@ -113,12 +113,14 @@ pub struct ChromaCurve {
 
 impl ChromaCurve {
     /// The network's own a*b*.
+    #[cfg(test)]
     pub const IDENTITY: ChromaCurve = ChromaCurve {
         gain: 1.0,
         knee: 0.0,
     };
 
     /// The factor applied to a pixel whose predicted chroma is `m` (reference for tests).
+    #[cfg(test)]
     pub fn factor(&self, m: f32) -> f32 {
         if self.knee > 0.0 {
             1.0 + (self.gain - 1.0) * m / (m + self.knee)

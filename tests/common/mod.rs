@@ -348,3 +348,50 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// A temporary folder holding the spatial test model, in which the `colorize` command runs
+/// with `--model` set to it: the CLI tests' shared set-up.
+pub struct CliFixture {
+    pub dir: tempfile::TempDir,
+    pub model: std::path::PathBuf,
+}
+
+impl CliFixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("spatial.onnx");
+        std::fs::write(&model, spatial_model()).unwrap();
+        CliFixture { dir, model }
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_colorize"));
+        c.arg("--model")
+            .arg(&self.model)
+            .current_dir(self.dir.path());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
