@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""ONNX Runtime side of `colorize-bench network` (issue 6): the same ONNX bytes, the same
-thread count, the same input tensor as the Rust engine, driven line by line over stdin so
-that the two runtimes can be timed interleaved in one run.
+"""ONNX Runtime side of `colorize-bench network` (docs/performance.md): the same ONNX
+bytes, the same thread count, the same input tensor as the Rust engine, driven line by line
+over stdin so that the two runtimes can be timed interleaved in one run.
 
 usage: ort_runner.py MODEL.onnx THREADS
 protocol (one command per line on stdin, one answer line on stdout):

@@ -1,5 +1,5 @@
-//! The safe Rust API and the engine (issue 3 items 3, 4, 8; issue 7 items 3 and 5) with
-//! small generated models whose output is a known function of L*.
+//! The safe Rust API and the engine (any size, both modes, strides, bit depths, limits,
+//! threads) with small generated models whose output is a known function of L*.
 
 mod common;
 
@@ -515,7 +515,8 @@ fn metadata_is_readable() {
     assert_eq!(model.contract().train_size, 64);
 }
 
-/// Issue 7 item 3: 8 threads x 200 calls on one model handle equal the serial results.
+/// A model handle is shared by threads (the C API promises it): 8 threads x 200 calls on
+/// one handle equal the serial results.
 #[test]
 fn eight_threads_times_200_calls_equal_serial() {
     let model = Model::from_bytes(&common::spatial_model(), "spatial").unwrap();
@@ -558,8 +559,9 @@ fn eight_threads_times_200_calls_equal_serial() {
     });
 }
 
-/// Issue 7 item 5: limits are API. A PNG header claiming 100000 x 100000 pixels is refused
-/// before any pixel memory is allocated; the pixel limit and model size cap are settable.
+/// Limits are API, so a host can bound memory on untrusted files: a PNG header claiming
+/// 100000 x 100000 pixels is refused before any pixel memory is allocated; the pixel limit
+/// and model size cap are settable.
 #[test]
 fn decode_limits_refuse_bombs_before_allocating() {
     let bomb = common::png_header_only(100_000, 100_000);

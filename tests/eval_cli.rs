@@ -598,8 +598,9 @@ fn baseline_agrees_with_an_independent_python_computation() {
 #[test]
 fn baseline_reproduces_data_md() {
     let Some(data) = shared_data() else { return };
-    // eval/sun-hays-80 at short side 256: 21.83 dB, 88.5 %, 43.5 (DATA.md). Our JPEG
-    // decoder and resampler differ slightly from the Pillow ones DATA.md used (21.85 here).
+    // eval/sun-hays-80 at short side 256: 21.83 dB, 88.5 %, 43.5 (../shared/data/DATA.md).
+    // Our JPEG decoder and resampler differ slightly from the Pillow ones those figures came
+    // from (21.85 here).
     let sun = eval_json(&[
         data.join("eval/sun-hays-80").to_str().unwrap(),
         "--size",
@@ -616,7 +617,7 @@ fn baseline_reproduces_data_md() {
         "sun-hays colourfulness",
     );
 
-    // intel-scenes/test, "first 500": the order DATA.md's author's directory listing gave
+    // intel-scenes/test, "first 500": the order the reference author's directory listing gave
     // (all 324 of mountain/, then 176 of glacier/), kept in tests/data/intel-test-first500.txt.
     // Sorted paths (buildings, forest) give 34.6 colourfulness instead of 37.0.
     let intel = eval_json(&[
@@ -634,7 +635,7 @@ fn baseline_reproduces_data_md() {
         "intel colourfulness",
     );
     // PSNR: 4 of the 500 photos are exactly grey, so the baseline reproduces them and their
-    // PSNR is infinite. DATA.md's 24.75 dB counts them at ≈148 dB, the float round-off of an
+    // PSNR is infinite. The reference 24.75 dB counts them at ≈148 dB, the float round-off of an
     // unrounded output; we round to 8 bits and count them at 100 dB (24.37 dB); the other
     // 496 average 23.76 dB either way.
     assert_eq!(intel["exact_images"], 4);

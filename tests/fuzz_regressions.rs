@@ -232,8 +232,9 @@ fn write_seeds() {
     write("decode", "bomb-100000x100000.png", &bomb);
 }
 
-/// The C ABI's answer to each kind of bad call, printed as the rows of the README table
-/// (README.md, "Reliability"): `cargo test --release --test fuzz_regressions -- --nocapture`.
+/// The C ABI's answer to each kind of bad call, printed as the rows of the C column of the
+/// bad-input table in docs/reliability.md:
+/// `scripts/cargo-suite.sh test --test fuzz_regressions c_abi -- --nocapture`.
 #[test]
 fn c_abi_bad_calls_get_these_statuses() {
     use harness::c;

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent computation of the grayscale-baseline metrics (DESIGN.md section 8).
+"""Independent computation of the grayscale-baseline metrics (PSNR, AuC, colourfulness;
+defined in docs/quality.md).
 
 Shares no code with colorize::metrics: Pillow decodes (libjpeg-turbo, not zune-jpeg),
 scikit-image converts sRGB <-> CIE Lab (D65), numpy does the rest, and the AuC is the

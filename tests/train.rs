@@ -548,7 +548,7 @@ fn prepare_resizes_once_mirroring_the_tree() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("5 already there"));
 }
 
-/// Issue 7: a trainer SIGKILLed mid-epoch (no handler runs) resumes from its last complete
+/// Crash safety: a trainer SIGKILLed mid-epoch (no handler runs) resumes from its last complete
 /// checkpoint; the checkpoint on disk always parses (it is never left half-written) and
 /// holds exactly the finished epochs.
 #[test]

@@ -59,7 +59,7 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         val_limit: usize,
         /// Gain on the predicted a*b*: a number, or `auto` to calibrate it on --calibrate
-        /// photos so outputs are as colourful as the truth (see README, "Vividness").
+        /// photos so outputs are as colourful as the truth (docs/training.md, "Vividness").
         #[arg(long, default_value = "1")]
         chroma_gain: String,
         /// Colour photos for `--chroma-gain auto` (use training photos, not test photos).
@@ -73,7 +73,7 @@ enum Command {
         calibrate_limit: usize,
         /// Make the gain depend on the predicted chroma: pixels whose a*b* length is well
         /// above KNEE get the full gain, pixels well below it stay near the network's own
-        /// colour (0 = one gain everywhere). See README, "Vividness".
+        /// colour (0 = one gain everywhere). See docs/training.md, "Vividness".
         #[arg(long, default_value_t = 0.0)]
         chroma_knee: f32,
     },

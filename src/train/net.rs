@@ -47,7 +47,7 @@ impl EncoderKind {
         }
     }
 
-    /// Who made the pretrained weights, for the model metadata and README.
+    /// Who made the pretrained weights, recorded in the model metadata (`colorize.attribution`).
     pub fn attribution(self) -> &'static str {
         match self {
             EncoderKind::Vgg19 => "encoder initialised from VGG-19 (Simonyan & Zisserman 2014, Oxford VGG, CC BY 4.0)",

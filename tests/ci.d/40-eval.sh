@@ -22,7 +22,7 @@ if ! "$VENV/bin/python" -c 'import numpy, PIL, skimage' 2>/dev/null; then
     timeout 900 "$VENV/bin/pip" install -q --disable-pip-version-check numpy pillow scikit-image
 fi
 
-say "baseline vs scikit-image on shared images, and vs DATA.md's numbers"
+say "baseline vs scikit-image on shared images, and vs the reference numbers of ../shared/data/DATA.md"
 COLORIZE_CROSSCHECK_PYTHON=$VENV/bin/python COLORIZE_REQUIRE_CROSSCHECK=1 \
     timeout 1800 scripts/cargo-suite.sh test --test eval_cli baseline_ -- --nocapture
 say "ok"

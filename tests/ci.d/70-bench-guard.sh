@@ -1,5 +1,5 @@
 #!/bin/sh
-# Performance regression guard (issue 6): the network's time in our engine divided by
+# Performance regression guard: the network's time in our engine divided by
 # ONNX Runtime's on the same ONNX bytes, same threads, same input (measured interleaved by
 # `colorize-bench --only network`), must not be more than 1.5x worse than the committed
 # baseline in bench/baseline.json. A ratio, not a time: both runtimes share the machine's

@@ -1,4 +1,4 @@
-//! `colorize-bench`: the performance benchmark of issue 6, in one command.
+//! `colorize-bench`: the performance benchmark, in one command.
 //!
 //! (a) the network alone, our engine vs Python onnxruntime (same ONNX bytes, threads and
 //!     input), sizes 256/512/1024, interleaved, ratio printed;
@@ -6,7 +6,8 @@
 //! (c) peak RSS of the CLI on a 50 MP grey JPEG, working vs native (tiled) mode.
 //!
 //! `cargo build --release --features bench && target/release/colorize-bench`
-//! (see README.md, "Performance"). Needs `python3 -m pip install onnxruntime numpy` for (a).
+//! (docs/performance.md; the levers measured with it: PERF_NOTES.md). Needs
+//! `python3 -m pip install onnxruntime numpy` for (a).
 
 mod images;
 mod memory;
