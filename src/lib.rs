@@ -17,6 +17,7 @@
 //! row starts; buffers belong to the caller and are written only when a call succeeds.
 //! A [`Model`] is immutable, cheap to clone and may be used from many threads at once.
 
+pub mod budget;
 pub mod color;
 /// Export-time rewrite of the decoder's transposed convolutions (PERF_NOTES.md).
 pub mod deconv_rewrite;

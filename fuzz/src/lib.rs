@@ -694,6 +694,7 @@ pub fn decode(data: &[u8]) {
     let limits = colorize::io::Limits {
         max_pixels,
         max_input_bytes: 1 << 24,
+        ..Default::default()
     };
     let image = match colorize::io::decode_bytes(bytes, &limits) {
         Ok(image) => image,
