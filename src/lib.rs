@@ -19,6 +19,8 @@
 
 pub mod budget;
 pub mod color;
+/// The model contract: `colorize.*` metadata keys, input and output rules (docs/model-contract.md).
+pub mod contract;
 /// Export-time rewrite of the decoder's transposed convolutions (PERF_NOTES.md).
 pub mod deconv_rewrite;
 pub mod io;

@@ -2,14 +2,20 @@
 //! with prost).
 //!
 //! Why it exists: the trainer exports its networks to ONNX from Rust (no Python in the
-//! loop), and the tests generate small models that meet, or deliberately break, the
-//! model contract of DESIGN.md §3. Both need the same few operators, so they share this.
-//! Weights are stored as little-endian `raw_data`, the compact encoding every runtime reads.
+//! loop), and the tests, the fuzz targets and the GIMP tests generate small models that
+//! meet, or deliberately break, the model contract (`crate::contract`). All of them build
+//! through this one builder: [`GraphBuilder::contract_input`], [`GraphBuilder::contract_output`]
+//! and [`GraphBuilder::contract`] write the contract's side, and the test models of
+//! [`test_models`] are shared by every test. Weights are stored as little-endian `raw_data`,
+//! the compact encoding every runtime reads.
 
 use std::collections::BTreeMap;
 
 use prost::Message;
-use tract_onnx::pb;
+/// The ONNX protobuf types the builder writes (prost messages), for callers that adjust a model.
+pub use tract_onnx::pb;
+
+use crate::contract::{self, keys, Contract};
 
 /// One dimension of a graph input or output: a fixed size or a symbolic name ("H").
 #[derive(Clone, Debug)]
@@ -98,6 +104,60 @@ impl GraphBuilder {
             ..Default::default()
         });
         name
+    }
+
+    /// Adds a tensor as given: any type, dims and bytes, unchecked (for tests that build
+    /// malformed models) and returns its name.
+    pub fn raw_initializer(
+        &mut self,
+        prefix: &str,
+        dims: &[i64],
+        data_type: pb::tensor_proto::DataType,
+        raw_data: Vec<u8>,
+    ) -> String {
+        let name = self.fresh(prefix);
+        self.graph.initializer.push(pb::TensorProto {
+            name: name.clone(),
+            dims: dims.to_vec(),
+            data_type: data_type as i32,
+            raw_data,
+            ..Default::default()
+        });
+        name
+    }
+
+    /// Declares the contract's input: L* as float32 `[N, 1, H, W]`, named
+    /// [`contract::INPUT_NAME`] (returned), with symbolic N, H, W or a fixed `[1, 1, S, S]`.
+    pub fn contract_input(&mut self, fixed_side: Option<usize>) -> String {
+        self.input(
+            contract::INPUT_NAME,
+            &contract_dims(1, fixed_side, ("H", "W")),
+        );
+        contract::INPUT_NAME.to_string()
+    }
+
+    /// Declares the contract's output: `value` becomes a*b*, float32 `[N, 2, H', W']` named
+    /// [`contract::OUTPUT_NAME`], with symbolic sizes or a fixed `[1, 2, S, S]`.
+    pub fn contract_output(&mut self, value: &str, fixed_side: Option<usize>) {
+        self.contract_output_named(value, fixed_side, ("H", "W"));
+    }
+
+    /// [`GraphBuilder::contract_output`] with other names for the symbolic output sides.
+    pub fn contract_output_named(
+        &mut self,
+        value: &str,
+        fixed_side: Option<usize>,
+        sides: (&'static str, &'static str),
+    ) {
+        self.node_named("Identity", &[value], &[contract::OUTPUT_NAME], &[]);
+        self.output(contract::OUTPUT_NAME, &contract_dims(2, fixed_side, sides));
+    }
+
+    /// Writes the contract's metadata keys (format, stride, pad multiple, sizes).
+    pub fn contract(&mut self, contract: &Contract) {
+        for (key, value) in contract.entries() {
+            self.metadata(key, value);
+        }
     }
 
     /// Adds a node with explicit output names.
@@ -238,6 +298,28 @@ impl GraphBuilder {
     }
 }
 
+/// `[N, channels, H, W]` with symbolic N and sides, or `[1, channels, S, S]`.
+fn contract_dims(
+    channels: i64,
+    fixed_side: Option<usize>,
+    sides: (&'static str, &'static str),
+) -> [Dim; 4] {
+    match fixed_side {
+        Some(side) => [
+            Dim::Fixed(1),
+            Dim::Fixed(channels),
+            Dim::Fixed(side as i64),
+            Dim::Fixed(side as i64),
+        ],
+        None => [
+            Dim::Symbolic("N"),
+            Dim::Fixed(channels),
+            Dim::Symbolic(sides.0),
+            Dim::Symbolic(sides.1),
+        ],
+    }
+}
+
 fn value_info(name: &str, dims: &[Dim]) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
     let dim = dims
@@ -290,44 +372,138 @@ fn attribute(name: &str, value: &Attr) -> pb::AttributeProto {
     attr
 }
 
+/// Small models that meet the contract, for the tests, the fuzz targets, the examples and
+/// the GIMP tests. They are not colorizers: each predicts a* and b* as a known function of
+/// L* and so makes the engine's plumbing observable.
+pub mod test_models {
+    use super::*;
+
+    /// The contract of a model with stride 1, any input side, trained at `train_size`.
+    pub fn full_resolution(train_size: usize) -> Contract {
+        Contract {
+            stride: 1,
+            pad_multiple: 1,
+            train_size,
+            input_size: None,
+        }
+    }
+
+    /// Marks a test model as such (`category` test, `loss` and `encoder` none).
+    pub fn describe_as_test(g: &mut GraphBuilder) {
+        g.metadata(keys::CATEGORY, "test");
+        g.metadata(keys::LOSS, "none");
+        g.metadata(keys::ENCODER, "none");
+    }
+
+    /// [`linear_test_model`] before it is encoded, to add or change metadata.
+    pub fn linear_graph(a_gain: f32, b_gain: f32) -> GraphBuilder {
+        let mut g = GraphBuilder::new("linear-test");
+        let l = g.contract_input(None);
+        let y = g.conv(
+            &l,
+            &[a_gain, b_gain],
+            &[-50.0 * a_gain, -50.0 * b_gain],
+            2,
+            1,
+            1,
+            1,
+            0,
+        );
+        g.contract_output(&y, None);
+        g.contract(&full_resolution(64));
+        describe_as_test(&mut g);
+        g
+    }
+
+    /// a*, b* = gains x (mean L* of each `stride` x `stride` block - 50), at 1/stride
+    /// resolution; input sides must be multiples of `pad_multiple`.
+    pub fn strided(
+        stride: usize,
+        pad_multiple: usize,
+        train_size: usize,
+        a_gain: f32,
+        b_gain: f32,
+    ) -> GraphBuilder {
+        let mut g = GraphBuilder::new("strided-test");
+        let l = g.contract_input(None);
+        let n = (stride * stride) as f32;
+        let mut weight = vec![a_gain / n; stride * stride];
+        weight.extend(vec![b_gain / n; stride * stride]);
+        let y = g.conv(
+            &l,
+            &weight,
+            &[-50.0 * a_gain, -50.0 * b_gain],
+            2,
+            1,
+            stride,
+            stride,
+            0,
+        );
+        g.contract_output(&y, None);
+        g.contract(&Contract {
+            stride,
+            pad_multiple,
+            train_size,
+            input_size: None,
+        });
+        g
+    }
+
+    /// a* = a_gain (L* - 50), b* = b_gain (L* - 50) on a model that only takes `side` x
+    /// `side` (`colorize.input_size`), like one exported elsewhere with fixed shapes.
+    pub fn fixed_size(side: usize, a_gain: f32, b_gain: f32) -> GraphBuilder {
+        let mut g = GraphBuilder::new("fixed-test");
+        let l = g.contract_input(Some(side));
+        let y = g.conv(
+            &l,
+            &[a_gain, b_gain],
+            &[-50.0 * a_gain, -50.0 * b_gain],
+            2,
+            1,
+            1,
+            1,
+            0,
+        );
+        g.contract_output(&y, Some(side));
+        g.contract(&Contract {
+            stride: 1,
+            pad_multiple: 1,
+            train_size: side,
+            input_size: Some(side),
+        });
+        g
+    }
+
+    /// a*, b* = a `kernel` x `kernel` convolution of L* (`weight`: 2 x 1 x k x k, row-major)
+    /// plus `bias`, full resolution.
+    pub fn convolution(name: &str, weight: &[f32], bias: [f32; 2], kernel: usize) -> GraphBuilder {
+        let mut g = GraphBuilder::new(name);
+        let l = g.contract_input(None);
+        let y = g.conv(&l, weight, &bias, 2, 1, kernel, 1, kernel / 2);
+        g.contract_output(&y, None);
+        g.contract(&full_resolution(64));
+        describe_as_test(&mut g);
+        g
+    }
+
+    /// Passes the load-time check (a probe at 32 x 32) but cannot run at any other size:
+    /// a Reshape to a fixed 1 x 2 x 32 x 32 after a 1 x 1 convolution.
+    pub fn fails_at_run() -> GraphBuilder {
+        let mut g = GraphBuilder::new("fails-at-run-test");
+        let l = g.contract_input(None);
+        let y = g.conv(&l, &[1.0, 1.0], &[0.0, 0.0], 2, 1, 1, 1, 0);
+        let shape = g.initializer_i64("shape", &[1, 2, 32, 32]);
+        let z = g.node("Reshape", &[&y, &shape], &[]);
+        g.contract_output(&z, None);
+        g.contract(&full_resolution(64));
+        describe_as_test(&mut g);
+        g
+    }
+}
+
 /// Builds the smallest model that meets the contract, for tests and examples:
 /// a* = `a_gain` * (L* - 50), b* = `b_gain` * (L* - 50), predicted at full resolution.
 /// It is not a colorizer; it makes the engine's plumbing observable (a known function of L*).
 pub fn linear_test_model(a_gain: f32, b_gain: f32) -> Vec<u8> {
-    let mut g = GraphBuilder::new("linear-test");
-    let dims = [
-        Dim::Symbolic("N"),
-        Dim::Fixed(1),
-        Dim::Symbolic("H"),
-        Dim::Symbolic("W"),
-    ];
-    g.input("L", &dims);
-    let y = g.conv(
-        "L",
-        &[a_gain, b_gain],
-        &[-50.0 * a_gain, -50.0 * b_gain],
-        2,
-        1,
-        1,
-        1,
-        0,
-    );
-    g.node_named("Identity", &[&y], &["ab"], &[]);
-    g.output(
-        "ab",
-        &[
-            Dim::Symbolic("N"),
-            Dim::Fixed(2),
-            Dim::Symbolic("H"),
-            Dim::Symbolic("W"),
-        ],
-    );
-    g.metadata("colorize.format", 1);
-    g.metadata("colorize.stride", 1);
-    g.metadata("colorize.pad_multiple", 1);
-    g.metadata("colorize.train_size", 64);
-    g.metadata("colorize.category", "test");
-    g.metadata("colorize.loss", "none");
-    g.metadata("colorize.encoder", "none");
-    g.to_bytes()
+    test_models::linear_graph(a_gain, b_gain).to_bytes()
 }

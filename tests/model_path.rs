@@ -222,3 +222,84 @@ fn list_models_shows_installed_models() {
         .collect();
     assert_eq!(installed, [&mytest.as_str(), &other.as_str()], "{stdout}");
 }
+
+#[test]
+fn a_name_is_a_name_and_a_path_is_a_path() {
+    let s = Setup::new();
+    let path = s.folders(&["models"]);
+    // Files in the working folder named like models: loading one of them would fail.
+    std::fs::write(s.path("work/default"), b"planted, not onnx").unwrap();
+    std::fs::write(s.path("work/mytest"), b"planted, not onnx").unwrap();
+    std::fs::write(
+        s.path("work/local.onnx"),
+        colorize::onnx::linear_test_model(0.5, -0.25),
+    )
+    .unwrap();
+
+    // Names: the embedded default and the installed model, never the planted files.
+    let out = s.run(
+        &path,
+        &["in.png", "-o", "default.png", "--model", "default"],
+    );
+    assert!(
+        !text(&out).contains("not a valid ONNX file"),
+        "{}",
+        text(&out)
+    );
+    if colorize::default_model_name().is_some() {
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(is_coloured(&s.path("work/default.png")));
+    } else {
+        assert!(
+            text(&out).contains("no embedded default model"),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = s.run(&path, &["in.png", "-o", "name.png", "--model", "mytest"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Paths: a `/` or a `.onnx` ending, even without a folder part.
+    for planted in ["./default", "./mytest"] {
+        let out = s.run(&path, &["in.png", "-o", "path.png", "--model", planted]);
+        assert!(!out.status.success(), "--model {planted}");
+        assert!(
+            text(&out).contains("not a valid ONNX file"),
+            "{}",
+            text(&out)
+        );
+        assert!(!s.path("work/path.png").exists());
+    }
+    let out = s.run(
+        &path,
+        &["in.png", "-o", "local.png", "--model", "local.onnx"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(is_coloured(&s.path("work/local.png")));
+    // `mytest.onnx` is the file in the working folder (absent), not the installed model.
+    let out = s.run(&path, &["in.png", "-o", "x.png", "--model", "mytest.onnx"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("unknown model name"), "{}", text(&out));
+    assert!(!s.path("work/x.png").exists());
+}
+
+#[test]
+fn library_rule_for_names_and_paths() {
+    use colorize::{ErrorKind, Model};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("model");
+    std::fs::write(&file, colorize::onnx::linear_test_model(0.5, -0.25)).unwrap();
+    // A separator makes a path, with or without `.onnx`.
+    let model = Model::from_name_or_path(file.to_str().unwrap()).unwrap();
+    assert_eq!(model.name(), file.display().to_string());
+    // A `.onnx` ending makes a path: a missing file is a load error, not an unknown name.
+    let e = Model::from_name_or_path("surely-absent-model.onnx").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ModelLoad, "{e}");
+    // Anything else is a name.
+    let e = Model::from_name_or_path("surely-absent-model").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoModel, "{e}");
+    assert!(e.to_string().contains("unknown model name"), "{e}");
+    if let Some(name) = colorize::available_models().first() {
+        assert!(Model::from_name_or_path(name).is_ok());
+    }
+}

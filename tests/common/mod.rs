@@ -1,9 +1,13 @@
-//! Small ONNX models for the tests, made with `colorize::onnx` (never trained weights):
-//! contract-conforming ones whose output is a known function of L*, and contract-breaking
-//! ones. Shared by the engine, C API, CLI and example tests.
+//! Small ONNX models for the tests, made with the project's one builder (`colorize::onnx`,
+//! its shared `test_models` and the contract module; never trained weights):
+//! contract-conforming ones whose output is a known function of L*, contract-breaking
+//! ones and hostile ones (resource limits). Shared by the engine, C API, CLI and example
+//! tests, with the CLI tests' fixture below.
 #![allow(dead_code)]
 
-use colorize::onnx::{Dim, GraphBuilder};
+use colorize::contract::{self, keys, Contract};
+use colorize::onnx::pb::tensor_proto::DataType;
+use colorize::onnx::{test_models, Attr, Dim, GraphBuilder};
 
 fn io_dims(channels: i64) -> [Dim; 4] {
     [
@@ -14,14 +18,21 @@ fn io_dims(channels: i64) -> [Dim; 4] {
     ]
 }
 
+/// The contract of a test model without a fixed input size, described as a test model.
 fn contract_metadata(g: &mut GraphBuilder, stride: usize, pad_multiple: usize, train_size: usize) {
-    g.metadata("colorize.format", 1);
-    g.metadata("colorize.stride", stride);
-    g.metadata("colorize.pad_multiple", pad_multiple);
-    g.metadata("colorize.train_size", train_size);
-    g.metadata("colorize.category", "test");
-    g.metadata("colorize.loss", "none");
-    g.metadata("colorize.encoder", "none");
+    g.contract(&Contract {
+        stride,
+        pad_multiple,
+        train_size,
+        input_size: None,
+    });
+    test_models::describe_as_test(g);
+}
+
+/// A phrase an error message must contain, built from the contract's key names. Leaked:
+/// a few bytes per call, in tests only, so that the list keeps its `&'static str` type.
+fn phrase(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
 }
 
 /// a* = a_gain (L* - 50), b* = b_gain (L* - 50), per pixel, full resolution.
@@ -32,24 +43,8 @@ pub fn linear_model(a_gain: f32, b_gain: f32) -> Vec<u8> {
 /// a*, b* = gains x (mean L* of each `stride` x `stride` block - 50), at 1/stride
 /// resolution; input sides must be multiples of `pad_multiple`.
 pub fn strided_model(stride: usize, pad_multiple: usize, a_gain: f32, b_gain: f32) -> Vec<u8> {
-    let mut g = GraphBuilder::new("strided-test");
-    g.input("L", &io_dims(1));
-    let n = (stride * stride) as f32;
-    let mut weight = vec![a_gain / n; stride * stride];
-    weight.extend(vec![b_gain / n; stride * stride]);
-    let y = g.conv(
-        "L",
-        &weight,
-        &[-50.0 * a_gain, -50.0 * b_gain],
-        2,
-        1,
-        stride,
-        stride,
-        0,
-    );
-    g.node_named("Identity", &[&y], &["ab"], &[]);
-    g.output("ab", &io_dims(2));
-    contract_metadata(&mut g, stride, pad_multiple, 64);
+    let mut g = test_models::strided(stride, pad_multiple, 64, a_gain, b_gain);
+    test_models::describe_as_test(&mut g);
     g.to_bytes()
 }
 
@@ -73,8 +68,8 @@ fn weights(count: usize, seed: u64, scale: f32) -> Vec<f32> {
 /// pad_multiple 2, stride 1.
 pub fn spatial_model() -> Vec<u8> {
     let mut g = GraphBuilder::new("spatial-test");
-    g.input("L", &io_dims(1));
-    let x = g.affine("L", 0.02, -1.0);
+    let l = g.contract_input(None);
+    let x = g.affine(&l, 0.02, -1.0);
     let c1 = g.conv(
         &x,
         &weights(4 * 9, 1, 0.5),
@@ -108,8 +103,7 @@ pub fn spatial_model() -> Vec<u8> {
         1,
     );
     let y = g.affine(&d, 40.0, 0.0);
-    g.node_named("Identity", &[&y], &["ab"], &[]);
-    g.output("ab", &io_dims(2));
+    g.contract_output(&y, None);
     contract_metadata(&mut g, 1, 2, 32);
     g.to_bytes()
 }
@@ -117,39 +111,7 @@ pub fn spatial_model() -> Vec<u8> {
 /// A model that only takes `side` x `side` input (metadata `colorize.input_size`), like
 /// one exported elsewhere with fixed shapes.
 pub fn fixed_size_model(side: usize, a_gain: f32, b_gain: f32) -> Vec<u8> {
-    let mut g = GraphBuilder::new("fixed-test");
-    let dims = [
-        Dim::Fixed(1),
-        Dim::Fixed(1),
-        Dim::Fixed(side as i64),
-        Dim::Fixed(side as i64),
-    ];
-    g.input("L", &dims);
-    let y = g.conv(
-        "L",
-        &[a_gain, b_gain],
-        &[-50.0 * a_gain, -50.0 * b_gain],
-        2,
-        1,
-        1,
-        1,
-        0,
-    );
-    g.node_named("Identity", &[&y], &["ab"], &[]);
-    g.output(
-        "ab",
-        &[
-            Dim::Fixed(1),
-            Dim::Fixed(2),
-            Dim::Fixed(side as i64),
-            Dim::Fixed(side as i64),
-        ],
-    );
-    g.metadata("colorize.format", 1);
-    g.metadata("colorize.stride", 1);
-    g.metadata("colorize.pad_multiple", 1);
-    g.metadata("colorize.input_size", side);
-    g.to_bytes()
+    test_models::fixed_size(side, a_gain, b_gain).to_bytes()
 }
 
 /// Contract-breaking models, each with the phrase its error message must contain.
@@ -185,11 +147,11 @@ pub fn broken_models() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let y = g.conv("L", &[1.0, 1.0], &[0.0, 0.0], 2, 1, 1, 1, 0);
     g.node_named("Identity", &[&y], &["ab"], &[]);
     g.output("ab", &io_dims(2));
-    g.metadata("colorize.stride", 1);
+    g.metadata(keys::STRIDE, 1);
     out.push((
         "no colorize.format",
         g.to_bytes(),
-        "colorize.format is missing",
+        phrase(format!("{} is missing", keys::FORMAT)),
     ));
 
     let mut g = GraphBuilder::new("wrong-stride");
@@ -201,7 +163,7 @@ pub fn broken_models() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     out.push((
         "stride metadata disagrees with the graph",
         g.to_bytes(),
-        "colorize.stride = 2",
+        phrase(format!("{} = 2", keys::STRIDE)),
     ));
 
     let mut g = GraphBuilder::new("two-inputs");
@@ -232,15 +194,98 @@ pub fn broken_models() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let y = g.conv("L", &[1.0, 1.0], &[0.0, 0.0], 2, 1, 1, 1, 0);
     g.node_named("Identity", &[&y], &["ab"], &[]);
     g.output("ab", &io_dims(2));
-    g.metadata("colorize.format", 1);
-    g.metadata("colorize.stride", 1);
-    g.metadata("colorize.pad_multiple", 1);
+    g.metadata(keys::FORMAT, contract::FORMAT_VERSION);
+    g.metadata(keys::STRIDE, 1);
+    g.metadata(keys::PAD_MULTIPLE, 1);
     out.push((
         "no train size",
         g.to_bytes(),
-        "colorize.train_size is missing",
+        phrase(format!("{} is missing", keys::TRAIN_SIZE)),
     ));
     out
+}
+
+// ---- hostile models: each is small, and each would take the host down without the limits
+
+/// The linear test model with some metadata entries replaced.
+pub fn metadata_model(entries: &[(&str, &str)]) -> Vec<u8> {
+    let mut g = test_models::linear_graph(0.5, -0.25);
+    for (key, value) in entries {
+        g.metadata(key, value);
+    }
+    g.to_bytes()
+}
+
+/// a*b* of the linear model plus the mean of a constant of the given shape: with a large
+/// shape, a bomb that tract would allocate while it analyses the graph.
+pub fn constant_of_shape_model(shape: &[i64]) -> Vec<u8> {
+    let mut g = GraphBuilder::new("constant-of-shape");
+    let shape = g.initializer_i64("shape", shape);
+    let constant = g.node("ConstantOfShape", &[&shape], &[]);
+    added_to_linear(g, &constant)
+}
+
+/// The linear model's a*b* plus the mean of `constant` (any shape), as the output.
+fn added_to_linear(mut g: GraphBuilder, constant: &str) -> Vec<u8> {
+    let l = g.contract_input(None);
+    let y = g.conv(&l, &[0.5, -0.25], &[-25.0, 12.5], 2, 1, 1, 1, 0);
+    let mean = g.node("ReduceMean", &[constant], &[("keepdims", Attr::Int(1))]);
+    let sum = g.node("Add", &[&y, &mean], &[]);
+    g.contract_output(&sum, None);
+    g.contract(&test_models::full_resolution(64));
+    g.to_bytes()
+}
+
+/// Zeros of the input's shape times `factor` (ConstantOfShape of Shape(L) * factor) added
+/// to a*b*: tract folds it once the input size is known, at load and for every plan.
+pub fn scaled_shape_model(factor: i64) -> Vec<u8> {
+    let mut g = GraphBuilder::new("scaled-shape");
+    let l = g.contract_input(None);
+    let shape = g.node("Shape", &[&l], &[]);
+    let factor = g.initializer_i64("factor", &[factor]);
+    let scaled = g.node("Mul", &[&shape, &factor], &[]);
+    let zeros = g.node("ConstantOfShape", &[&scaled], &[]);
+    let y = g.conv(&l, &[0.5, -0.25], &[-25.0, 12.5], 2, 1, 1, 1, 0);
+    let sum = g.node("Add", &[&y, &zeros], &[]);
+    g.contract_output(&sum, None);
+    g.contract(&test_models::full_resolution(64));
+    g.to_bytes()
+}
+
+/// The linear model with an extra float initializer declaring `dims` but holding `bytes`.
+pub fn lying_initializer_model(dims: &[i64], bytes: usize) -> Vec<u8> {
+    let mut g = test_models::linear_graph(0.5, -0.25);
+    g.raw_initializer("lying", dims, DataType::Float, vec![0; bytes]);
+    g.to_bytes()
+}
+
+/// `op` (Expand, Tile or Range) making a constant of about `side` x `side` elements from
+/// small constants, added to the linear model's a*b* through its mean.
+pub fn expanding_constant_model(op: &str, side: i64) -> Vec<u8> {
+    let mut g = GraphBuilder::new(&format!("{op}-constant"));
+    let float_scalar = |g: &mut GraphBuilder, v: f32| {
+        g.raw_initializer("scalar", &[], DataType::Float, v.to_le_bytes().to_vec())
+    };
+    let constant = match op {
+        "Expand" => {
+            let one = g.initializer("one", &[1], &[1.0]);
+            let shape = g.initializer_i64("shape", &[1, 1, side, side]);
+            g.node("Expand", &[&one, &shape], &[])
+        }
+        "Tile" => {
+            let one = g.initializer("one", &[1, 1, 1, 1], &[1.0]);
+            let repeats = g.initializer_i64("repeats", &[1, 1, side, side]);
+            g.node("Tile", &[&one, &repeats], &[])
+        }
+        "Range" => {
+            let start = float_scalar(&mut g, 0.0);
+            let limit = float_scalar(&mut g, (side * side) as f32);
+            let delta = float_scalar(&mut g, 1.0);
+            g.node("Range", &[&start, &limit, &delta], &[])
+        }
+        _ => panic!("no expanding model for {op}"),
+    };
+    added_to_linear(g, &constant)
 }
 
 /// Writes `bytes` to a new file in a temporary folder that lives as long as the result.
