@@ -22,7 +22,7 @@
 #define COLORIZE_VERSION_STRING "0.1.0"
 
 /*
- Where the network runs. (Read through `RawOptions`, so Rust never constructs it.)
+ Where the network runs. (Read as a plain integer, so Rust never constructs it.)
  */
 typedef enum colorize_mode {
   /*
@@ -51,7 +51,7 @@ typedef enum colorize_status {
    */
   COLORIZE_ERROR_MODEL_LOAD = 4,
   /*
-   ONNX that breaks the model contract (DESIGN.md section 3).
+   ONNX that breaks the model contract (docs/model-contract.md).
    */
   COLORIZE_ERROR_MODEL_CONTRACT = 5,
   COLORIZE_ERROR_INFERENCE = 6,
@@ -64,16 +64,46 @@ typedef enum colorize_status {
    Internal bug caught at the boundary.
    */
   COLORIZE_ERROR_PANIC = 9,
+  /*
+   The progress callback returned false; the output buffer is untouched.
+   */
+  COLORIZE_ERROR_CANCELLED = 10,
 } colorize_status;
 
 /*
+ How WORKING mode brings its low-resolution colour to full resolution. (Read as a plain
+ integer, so Rust never constructs it.)
+ */
+typedef enum colorize_upsampling {
+  /*
+   Plain bilinear interpolation: smooth, but colour bleeds across sharp edges.
+   */
+  COLORIZE_UPSAMPLING_BILINEAR = 0,
+  /*
+   Edge-aware (guided by the full-resolution L*): colour follows the photo's edges
+   (default).
+   */
+  COLORIZE_UPSAMPLING_GUIDED = 1,
+} colorize_upsampling;
+
+/*
  An opaque model handle: immutable after load, usable from many threads at once.
- Made by `colorize_model_load_*`, released by `colorize_model_free`.
+ Made by `colorize_model_load*`, released by `colorize_model_free`.
  */
 typedef struct colorize_model colorize_model;
 
 /*
- Options of a colorize call; start from `colorize_options_default()`.
+ Settings of a colorize call: an opaque object that can grow without breaking clients.
+ Made by `colorize_settings_new` (defaults), changed by the `colorize_settings_set_*`
+ setters, released by `colorize_settings_free`. A call only reads it, so one settings
+ object may serve calls on several threads at once as long as no setter runs meanwhile.
+ */
+typedef struct colorize_settings colorize_settings;
+
+/*
+ Options of a colorize call passed by value; start from `colorize_options_default()`.
+ Fixed forever: newer settings (upsampling, threads, progress) are only in
+ `colorize_settings`.
  */
 typedef struct colorize_options {
   /*
@@ -94,6 +124,14 @@ typedef struct colorize_options {
   uint32_t tile_size;
 } colorize_options;
 
+/*
+ Progress callback: `fraction` goes from 0 to 1 and never decreases (1 is the last call
+ of a successful run); called on the thread that made the colorize call, never on
+ another. Return true to go on, false to stop: the call then returns
+ COLORIZE_ERROR_CANCELLED and leaves the output buffer untouched.
+ */
+typedef bool (*colorize_progress_fn)(float fraction, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -102,6 +140,106 @@ extern "C" {
  Defaults: working size 0 (the model's), saturation 1.0, WORKING mode, tile size 0.
  */
 struct colorize_options colorize_options_default(void);
+
+/*
+ New settings with the defaults: working size 0 (the model's), saturation 1.0, WORKING
+ mode, tile size 0 (the library's), GUIDED upsampling, threads 0 (all cores), no progress
+ callback. NULL only if memory runs out. Release with `colorize_settings_free`.
+ */
+struct colorize_settings *colorize_settings_new(void);
+
+/*
+ Releases settings. NULL does nothing.
+
+ # Safety
+ `settings` is NULL or from `colorize_settings_new`, not yet freed, and not in use by a
+ running call.
+ */
+void colorize_settings_free(struct colorize_settings *settings);
+
+/*
+ Short side the network runs at in WORKING mode: 0 (default) = the model's train size,
+ else up to 8192. COLORIZE_ERROR_INVALID_ARGUMENT over that.
+
+ # Safety
+ `settings` is NULL or a live settings object.
+ */
+enum colorize_status colorize_settings_set_working_size(struct colorize_settings *settings,
+                                                        uint32_t working_size);
+
+/*
+ Multiplies a*, b*: 1.0 (default) = as predicted, 0 = grey. Finite and >= 0, else
+ COLORIZE_ERROR_INVALID_ARGUMENT.
+
+ # Safety
+ `settings` is NULL or a live settings object.
+ */
+enum colorize_status colorize_settings_set_saturation(struct colorize_settings *settings,
+                                                      float saturation);
+
+/*
+ WORKING (default) or NATIVE; any other value is COLORIZE_ERROR_INVALID_ARGUMENT.
+
+ # Safety
+ `settings` is NULL or a live settings object.
+ */
+enum colorize_status colorize_settings_set_mode(struct colorize_settings *settings,
+                                                colorize_mode mode);
+
+/*
+ NATIVE-mode tile side in pixels: 0 (default) = the library's 512, else 16 to 8192.
+
+ # Safety
+ `settings` is NULL or a live settings object.
+ */
+enum colorize_status colorize_settings_set_tile_size(struct colorize_settings *settings,
+                                                     uint32_t tile_size);
+
+/*
+ GUIDED (default) or BILINEAR; any other value is COLORIZE_ERROR_INVALID_ARGUMENT.
+
+ # Safety
+ `settings` is NULL or a live settings object.
+ */
+enum colorize_status colorize_settings_set_upsampling(struct colorize_settings *settings,
+                                                      colorize_upsampling upsampling);
+
+/*
+ Worker threads of each call: 0 (default) = one per core, shared by all calls; N (up to
+ 1024) = a pool of N threads, started on first use and kept for the process's life.
+
+ # Safety
+ `settings` is NULL or a live settings object.
+ */
+enum colorize_status colorize_settings_set_threads(struct colorize_settings *settings,
+                                                   uint32_t threads);
+
+/*
+ A progress callback for each call with these settings (NULL = none, the default), and
+ the `user_data` passed to it. See `colorize_progress_fn` for when it is called.
+
+ # Safety
+ `settings` is NULL or a live settings object; `progress` is NULL or a function that
+ stays callable while the settings are used; `user_data` is anything it accepts.
+ */
+enum colorize_status colorize_settings_set_progress(struct colorize_settings *settings,
+                                                    colorize_progress_fn progress,
+                                                    void *user_data);
+
+/*
+ Loads a model by the one rule shared by the `colorize` command and the GIMP plug-ins:
+ a value that contains `/` or ends in `.onnx` is a file path; anything else is a model
+ name (`default`, an embedded model, or NAME.onnx in a COLORIZE_MODEL_PATH folder). So
+ a file in the working folder is loaded as `./NAME.onnx`, never by a bare name. On
+ success `*out` receives a handle to free with `colorize_model_free`; on failure `*out`
+ is not written (COLORIZE_ERROR_NO_MODEL for an unknown name, COLORIZE_ERROR_MODEL_LOAD
+ for a missing or unreadable file).
+
+ # Safety
+ `name_or_path` is a NUL-terminated string; `out` points to writable storage for one
+ pointer.
+ */
+enum colorize_status colorize_model_load(const char *name_or_path, struct colorize_model **out);
 
 /*
  Loads an ONNX model file. On success `*out` receives a handle the caller frees with
@@ -124,8 +262,9 @@ enum colorize_status colorize_model_load_memory(const uint8_t *data,
                                                 struct colorize_model **out);
 
 /*
- Loads an embedded model by name: `landscape-l2`, `landscape-huber`, `landscape-pmse` or
- `default`. COLORIZE_ERROR_NO_MODEL if this build does not embed it.
+ Loads a model by name only: `default`, an embedded model, or NAME.onnx in a
+ COLORIZE_MODEL_PATH folder. COLORIZE_ERROR_NO_MODEL if there is none of that name.
+ (`colorize_model_load` also takes paths.)
 
  # Safety
  `name` is a NUL-terminated string; `out` points to writable storage for one pointer.
@@ -136,7 +275,7 @@ enum colorize_status colorize_model_load_named(const char *name, struct colorize
  Releases a model handle. NULL does nothing.
 
  # Safety
- `model` is NULL or a handle from `colorize_model_load_*` not yet freed, and no other
+ `model` is NULL or a handle from `colorize_model_load*` not yet freed, and no other
  thread is using it.
  */
 void colorize_model_free(struct colorize_model *model);
@@ -149,6 +288,30 @@ void colorize_model_free(struct colorize_model *model);
  `model` is a live handle or NULL; `key` a NUL-terminated string or NULL.
  */
 const char *colorize_model_metadata(const struct colorize_model *model, const char *key);
+
+/*
+ How many models can be loaded by name: those embedded in this build (sorted), then the
+ NAME.onnx files of the COLORIZE_MODEL_PATH folders (sorted; a name already embedded is
+ listed once). Each call looks at the folders again; `colorize_model_name_at` and
+ `colorize_model_metadata_at` index the list as of the last call of this function.
+ */
+size_t colorize_model_count(void);
+
+/*
+ The name of model `index` (0 .. count - 1), for `colorize_model_load`; NULL past the
+ end. The string is kept by the library for the life of the process.
+ */
+const char *colorize_model_name_at(size_t index);
+
+/*
+ A metadata value (e.g. "colorize.description") of model `index`, loading the model if
+ it is not loaded yet; NULL past the end, if the key is absent or NULL, or if the model
+ cannot be loaded. The string is kept by the library for the life of the process.
+
+ # Safety
+ `key` is NULL or a NUL-terminated string.
+ */
+const char *colorize_model_metadata_at(size_t index, const char *key);
 
 /*
  Predicts a*, b* for an L* plane with the embedded default model and default options.
@@ -184,6 +347,22 @@ enum colorize_status colorize_l_channel_with_model(const struct colorize_model *
                                                    size_t l_stride,
                                                    float *ab,
                                                    size_t ab_stride);
+
+/*
+ As `colorize_l_channel` with a model (NULL = the embedded default) and settings (NULL =
+ defaults): progress, cancel and threads included.
+
+ # Safety
+ As `colorize_l_channel`; `model` is NULL or a live handle; `settings` NULL or live.
+ */
+enum colorize_status colorize_run_l_channel(const struct colorize_model *model,
+                                            const struct colorize_settings *settings,
+                                            const float *l,
+                                            size_t width,
+                                            size_t height,
+                                            size_t l_stride,
+                                            float *ab,
+                                            size_t ab_stride);
 
 /*
  Colorizes 8-bit sRGB (channels = 3) or RGBA (4) pixels in place, keeping each pixel's
@@ -232,15 +411,60 @@ enum colorize_status colorize_rgb_float(const struct colorize_model *model,
                                         bool linear);
 
 /*
+ As `colorize_rgb8` with settings (NULL = defaults) instead of options: progress,
+ cancel, threads and upsampling included.
+
+ # Safety
+ As `colorize_rgb8`; `settings` is NULL or live.
+ */
+enum colorize_status colorize_run_rgb8(const struct colorize_model *model,
+                                       const struct colorize_settings *settings,
+                                       uint8_t *pixels,
+                                       size_t width,
+                                       size_t height,
+                                       size_t stride,
+                                       size_t channels);
+
+/*
+ As `colorize_rgb16` with settings (NULL = defaults) instead of options.
+
+ # Safety
+ As `colorize_rgb16`; `settings` is NULL or live.
+ */
+enum colorize_status colorize_run_rgb16(const struct colorize_model *model,
+                                        const struct colorize_settings *settings,
+                                        uint16_t *pixels,
+                                        size_t width,
+                                        size_t height,
+                                        size_t stride,
+                                        size_t channels);
+
+/*
+ As `colorize_rgb_float` with settings (NULL = defaults) instead of options.
+
+ # Safety
+ As `colorize_rgb_float`; `settings` is NULL or live.
+ */
+enum colorize_status colorize_run_rgb_float(const struct colorize_model *model,
+                                            const struct colorize_settings *settings,
+                                            float *pixels,
+                                            size_t width,
+                                            size_t height,
+                                            size_t stride,
+                                            size_t channels,
+                                            bool linear);
+
+/*
  The message of the last failed call on this thread ("" after a successful one). Owned
  by the library, valid until the next call on this thread. Never NULL.
  */
 const char *colorize_last_error(void);
 
 /*
- A static description of a status code.
+ A static description of a status code, given as a plain integer so that any value is
+ safe: one this library does not know gives "unknown status". Never NULL.
  */
-const char *colorize_status_str(enum colorize_status s);
+const char *colorize_status_str(int status);
 
 /*
  The library version, e.g. "0.1.0" (static; equals the COLORIZE_VERSION_* macros).

@@ -1,6 +1,6 @@
-//! Runs a model on an L* plane of any size and returns its a*b* at full resolution
-//! (DESIGN.md §4). It knows nothing of pixel formats: the RGB helpers in `pixels.rs` and
-//! the C layer are its clients.
+//! Runs a model on an L* plane of any size and returns its a*b* at full resolution.
+//! It knows nothing of pixel formats: `colorize_l` and the RGB helpers in `pixels.rs` are
+//! its clients.
 //!
 //! * Working mode (default): L* is resized so its short side is near the working size,
 //!   reflect-padded to a multiple of the model's `pad_multiple` (rounded up to a bucket of
@@ -18,13 +18,20 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::job::Job;
 use crate::model::Model;
-use crate::{Mode, Options, Upsampling};
+use crate::options::{required_len, Mode, Options, Upsampling, DEFAULT_TILE_SIZE};
 
-/// Default native-mode tile side in pixels.
-pub const DEFAULT_TILE_SIZE: usize = 512;
-/// Largest working size or tile size accepted.
-pub const MAX_NETWORK_SIDE: usize = 8192;
+/// The share of a call's progress that [`predict`] reports through: its callers read
+/// pixels before it and write them after it.
+pub const PREDICT_START: f32 = 0.1;
+pub const PREDICT_END: f32 = 0.6;
+/// Progress marks within [`predict`]: values checked; full-resolution L* resized (working
+/// mode) or every tile run (native mode); network run.
+const CHECKED: f32 = 0.15;
+const RESIZED: f32 = 0.3;
+const TILES_DONE: f32 = 0.55;
+const NETWORK_DONE: f32 = 0.55;
 /// Working-mode shapes are padded up to multiples of this (and of the model's multiple).
 const SHAPE_BUCKET: usize = 32;
 /// L* values may stray this far outside 0..100 (float rounding) and are clamped.
@@ -49,7 +56,7 @@ pub struct Plane<'a> {
 }
 
 impl<'a> Plane<'a> {
-    /// Checks sizes (overflow-checked) and that every L* is finite and within 0..100.
+    /// Checks sizes (overflow-checked); [`predict`] checks the values.
     pub fn new(data: &'a [f32], width: usize, height: usize, stride: usize) -> Result<Self> {
         let needed = required_len(width, height, stride, 1)?;
         if data.len() < needed {
@@ -58,27 +65,31 @@ impl<'a> Plane<'a> {
                 data.len()
             )));
         }
-        let plane = Plane {
+        Ok(Plane {
             data,
             width,
             height,
             stride,
-        };
-        plane.check_values()?;
-        Ok(plane)
+        })
     }
 
     fn row(&self, y: usize) -> &'a [f32] {
         &self.data[y * self.stride..y * self.stride + self.width]
     }
 
-    fn check_values(&self) -> Result<()> {
-        let bad = (0..self.height).into_par_iter().find_map_any(|y| {
-            self.row(y)
-                .iter()
-                .position(|v| !(-L_TOLERANCE..=100.0 + L_TOLERANCE).contains(v))
-                .map(|x| (x, y))
-        });
+    /// Every L* is finite and within 0..100 (give or take rounding).
+    fn check_values(&self, job: &Job) -> Result<()> {
+        let mut bad = None;
+        job.rows(self.height, self.width, |rows| {
+            if bad.is_none() {
+                bad = rows.into_par_iter().find_map_first(|y| {
+                    self.row(y)
+                        .iter()
+                        .position(|v| !(-L_TOLERANCE..=100.0 + L_TOLERANCE).contains(v))
+                        .map(|x| (x, y))
+                });
+            }
+        })?;
         match bad {
             None => Ok(()),
             Some((x, y)) => Err(Error::invalid(format!(
@@ -92,36 +103,6 @@ impl<'a> Plane<'a> {
     fn at(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.stride + x].clamp(0.0, 100.0)
     }
-}
-
-/// Elements needed for `height` rows of `width * channels` with `stride` between row
-/// starts; errors on zero sizes, stride < row, or overflow.
-pub fn required_len(width: usize, height: usize, stride: usize, channels: usize) -> Result<usize> {
-    if width == 0 || height == 0 {
-        return Err(Error::invalid(format!(
-            "image size {width}x{height}: width and height must be at least 1"
-        )));
-    }
-    let row = width.checked_mul(channels).ok_or_else(|| {
-        Error::too_large(format!("a row of {width} pixels x {channels} overflows"))
-    })?;
-    if stride < row {
-        return Err(Error::invalid(format!(
-            "stride {stride} is smaller than a row ({width} pixels x {channels} = {row} elements)"
-        )));
-    }
-    (height - 1)
-        .checked_mul(stride)
-        .and_then(|n| n.checked_add(row))
-        .filter(|n| {
-            n.checked_mul(std::mem::size_of::<f32>())
-                .is_some_and(|b| b <= isize::MAX as usize)
-        })
-        .ok_or_else(|| {
-            Error::too_large(format!(
-                "{width}x{height} with stride {stride} overflows the address space"
-            ))
-        })
 }
 
 /// a*b* for every pixel of an image, produced a row at a time.
@@ -227,37 +208,18 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
-/// Checks options against limits; returns (working side or 0, tile side).
-fn check_options(options: &Options) -> Result<()> {
-    if !options.saturation.is_finite() || options.saturation < 0.0 {
-        return Err(Error::invalid(format!(
-            "saturation {} must be a finite number >= 0",
-            options.saturation
-        )));
-    }
-    if options.working_size as usize > MAX_NETWORK_SIDE {
-        return Err(Error::invalid(format!(
-            "working size {} is over the maximum {MAX_NETWORK_SIDE}",
-            options.working_size
-        )));
-    }
-    if options.tile_size != 0 && !(16..=MAX_NETWORK_SIDE).contains(&(options.tile_size as usize)) {
-        return Err(Error::invalid(format!(
-            "tile size {} must be 0 (default) or from 16 to {MAX_NETWORK_SIDE}",
-            options.tile_size
-        )));
-    }
-    Ok(())
-}
-
-/// Predicts a*b* for `plane` with `model`. Nothing of the caller's is written.
-pub fn predict(model: &Model, options: &Options, plane: Plane<'_>) -> Result<Chroma> {
-    check_options(options)?;
+/// Predicts a*b* for `plane` with `model`, reporting progress from [`PREDICT_START`] to
+/// [`PREDICT_END`]. Nothing of the caller's is written.
+pub fn predict(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Result<Chroma> {
+    options.validate()?;
+    job.stage(PREDICT_START, CHECKED)?;
+    plane.check_values(job)?;
     let kind = match (options.mode, model.contract().input_size) {
-        (Mode::Native, None) => native(model, options, plane)?,
+        (Mode::Native, None) => native(model, options, plane, job)?,
         // A fixed-size model cannot run natively: it only sees S x S.
-        (Mode::Native, Some(_)) | (Mode::Working, _) => working(model, options, plane)?,
+        (Mode::Native, Some(_)) | (Mode::Working, _) => working(model, options, plane, job)?,
     };
+    job.stage(PREDICT_END, PREDICT_END)?;
     Ok(Chroma {
         width: plane.width,
         saturation: options.saturation,
@@ -287,10 +249,12 @@ fn working_dims(model: &Model, options: &Options, width: usize, height: usize) -
     (dim(width), dim(height))
 }
 
-fn working(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaKind> {
+fn working(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Result<ChromaKind> {
     let contract = model.contract();
     let (tw, th) = working_dims(model, options, plane.width, plane.height);
-    let resized = resize_plane(plane, tw, th);
+    job.stage(CHECKED, RESIZED)?;
+    let resized = job.install(|| resize_plane(plane, tw, th));
+    job.stage(RESIZED, NETWORK_DONE)?;
     let (pw, ph) = match contract.input_size {
         Some(side) => (side, side),
         None => {
@@ -307,7 +271,8 @@ fn working(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaK
         Upsampling::Guided => Some(box_downsample(&padded, pw, ph, stride)),
         Upsampling::Bilinear => None,
     };
-    let (ab, field_h, field_w) = model.run_plane(padded, ph, pw)?;
+    let (ab, field_w, field_h) = model.run_plane_on(padded, pw, ph, job.executor())?;
+    job.stage(NETWORK_DONE, PREDICT_END)?;
     let (a, b) = split_planes(ab, field_w * field_h);
     let coefficients = match guide {
         Some(guide) => {
@@ -491,7 +456,7 @@ fn ramp(i: usize, len: usize, overlap: usize, ramp_start: bool, ramp_end: bool) 
     w.max(1e-3)
 }
 
-fn native(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaKind> {
+fn native(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Result<ChromaKind> {
     let m = model.contract().pad_multiple;
     let s = model.contract().stride;
     let requested = if options.tile_size == 0 {
@@ -533,15 +498,18 @@ fn native(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaKi
         .ok_or_else(|| Error::too_large(format!("{w}x{h} overflows")))?;
     let mut ab = vec![0.0f32; ab_len];
     let (pw, ph) = (round_up(tile_w, m), round_up(tile_h, m));
+    job.stage(CHECKED, TILES_DONE)?;
+    let tiles = xs.len() * ys.len();
     for (ky, &oy) in ys.iter().enumerate() {
         for (kx, &ox) in xs.iter().enumerate() {
+            job.report((ky * xs.len() + kx) as f32 / tiles as f32)?;
             let mut tile_l = Vec::with_capacity(tile_w * tile_h);
             for y in 0..tile_h {
                 tile_l.extend((0..tile_w).map(|x| plane.at(ox + x, oy + y)));
             }
             let padded = pad_reflect(&tile_l, tile_w, tile_h, pw, ph, 0, 0);
             drop(tile_l);
-            let (field, field_h, field_w) = model.run_plane(padded, ph, pw)?;
+            let (field, field_w, field_h) = model.run_plane_on(padded, pw, ph, job.executor())?;
             let (fa, fb) = field.split_at(field_w * field_h);
             let inv = 1.0 / s as f64;
             for y in 0..tile_h {
@@ -563,13 +531,19 @@ fn native(model: &Model, options: &Options, plane: Plane<'_>) -> Result<ChromaKi
             }
         }
     }
-    ab.par_chunks_mut(2 * w).enumerate().for_each(|(y, row)| {
-        for (x, pair) in row.chunks_exact_mut(2).enumerate() {
-            let norm = 1.0 / (total_x[x] * total_y[y]);
-            pair[0] *= norm;
-            pair[1] *= norm;
-        }
-    });
+    job.stage(TILES_DONE, PREDICT_END)?;
+    job.rows(h, w, |rows| {
+        ab[2 * w * rows.start..2 * w * rows.end]
+            .par_chunks_mut(2 * w)
+            .zip(rows)
+            .for_each(|(row, y)| {
+                for (x, pair) in row.chunks_exact_mut(2).enumerate() {
+                    let norm = 1.0 / (total_x[x] * total_y[y]);
+                    pair[0] *= norm;
+                    pair[1] *= norm;
+                }
+            })
+    })?;
     Ok(ChromaKind::Full { ab })
 }
 
@@ -592,24 +566,5 @@ mod tests {
         let origins = tile_origins(1000, 512, 64);
         assert_eq!(origins, vec![0, 448, 488]);
         assert_eq!(tile_origins(512, 512, 64), vec![0]);
-    }
-
-    #[test]
-    fn required_len_checks_everything() {
-        assert_eq!(required_len(3, 2, 5, 1).unwrap(), 8);
-        assert!(required_len(0, 2, 5, 1).is_err());
-        assert!(required_len(3, 2, 2, 1).is_err());
-        assert_eq!(
-            required_len(usize::MAX, 2, usize::MAX, 1)
-                .unwrap_err()
-                .kind(),
-            crate::ErrorKind::TooLarge
-        );
-        assert_eq!(
-            required_len(usize::MAX / 2, 1, usize::MAX, 3)
-                .unwrap_err()
-                .kind(),
-            crate::ErrorKind::TooLarge
-        );
     }
 }

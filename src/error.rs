@@ -23,6 +23,8 @@ pub enum ErrorKind {
     Io,
     /// A size overflowed or is over a limit (pixels, file size).
     TooLarge,
+    /// The progress callback asked to stop; outputs are untouched.
+    Cancelled,
 }
 
 /// An error with its kind and a message meant for a person.

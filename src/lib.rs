@@ -30,65 +30,23 @@ pub mod onnx;
 mod capi;
 mod engine;
 mod error;
+mod job;
 mod model;
+mod options;
 mod pixels;
 
-pub use engine::{DEFAULT_TILE_SIZE, MAX_NETWORK_SIDE};
 pub use error::{Error, ErrorKind, Result};
 pub use model::{
     available_models, default_model_name, installed_models, Contract, Model,
     DEFAULT_MAX_MODEL_BYTES, MODEL_PATH_VAR,
 };
+pub use options::{
+    required_len, Mode, Options, Progress, Upsampling, DEFAULT_TILE_SIZE, MAX_NETWORK_SIDE,
+    MAX_THREADS, MIN_TILE_SIZE,
+};
 
 /// This library's version, as in Cargo.toml (and `COLORIZE_VERSION_*` in the C header).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Where the network runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
-    /// On L* resized so its short side is the working size; a*b* upsampled (default).
-    #[default]
-    Working,
-    /// At full resolution, in overlapping tiles blended together (bounded memory).
-    Native,
-}
-
-/// How the low-resolution a*b* of working mode is brought to full resolution.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Upsampling {
-    /// Plain bilinear interpolation: smooth, but colour bleeds across sharp edges.
-    Bilinear,
-    /// Edge-aware: a fast guided filter with the full-resolution L* as guide, so colour
-    /// follows the photo's edges (default; costs one multiply-add per pixel more).
-    #[default]
-    Guided,
-}
-
-/// How to colorize. `Options::default()` is what the model was made for.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Options {
-    /// Short side the network runs at in working mode; 0 = the model's `train_size`.
-    pub working_size: u32,
-    /// Multiplies a* and b*; 1.0 = as predicted, 0.0 = grey.
-    pub saturation: f32,
-    pub mode: Mode,
-    /// Native-mode tile side in pixels; 0 = [`DEFAULT_TILE_SIZE`].
-    pub tile_size: u32,
-    /// Working-mode chroma upsampling (Rust API only; the C API uses the default).
-    pub upsampling: Upsampling,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            working_size: 0,
-            saturation: 1.0,
-            mode: Mode::Working,
-            tile_size: 0,
-            upsampling: Upsampling::Guided,
-        }
-    }
-}
 
 /// Predicts a*, b* for an L* plane.
 ///
@@ -107,7 +65,8 @@ pub fn colorize_l(
     ab: &mut [f32],
     ab_stride: usize,
 ) -> Result<()> {
-    let needed = engine::required_len(width, height, ab_stride, 2)?;
+    use rayon::prelude::*;
+    let needed = required_len(width, height, ab_stride, 2)?;
     if ab.len() < needed {
         return Err(Error::invalid(format!(
             "the a*b* buffer holds {} floats, {width}x{height} with stride {ab_stride} needs {needed}",
@@ -115,13 +74,37 @@ pub fn colorize_l(
         )));
     }
     let plane = engine::Plane::new(l, width, height, l_stride)?;
-    let chroma = engine::predict(model, options, plane)?;
-    use rayon::prelude::*;
-    ab[..needed]
-        .par_chunks_mut(ab_stride)
-        .enumerate()
-        .for_each(|(y, row)| chroma.row(y, &l[y * l_stride..][..width], row));
-    Ok(())
+    options.validate()?;
+    let job = job::Job::new(options)?;
+    job.stage(0.0, engine::PREDICT_START)?;
+    let chroma = engine::predict(model, options, plane, &job)?;
+    job.stage(engine::PREDICT_END, 1.0)?;
+    // Rows of `target`, `target_stride` apart, receive the a*b* pairs.
+    let write = |target: &mut [f32], target_stride: usize| {
+        job.rows(height, width, |rows| {
+            let start = target_stride * rows.start;
+            let end = (target_stride * rows.end).min(target.len());
+            target[start..end]
+                .par_chunks_mut(target_stride)
+                .zip(rows)
+                .for_each(|(row, y)| chroma.row(y, &l[y * l_stride..][..width], row))
+        })
+    };
+    if job.can_stop() {
+        // A stop must leave `ab` as it was: fill a packed copy, copy it in at the end.
+        let row_len = 2 * width;
+        let mut copy = vec![0.0f32; row_len * height];
+        write(&mut copy, row_len)?;
+        job.install(|| {
+            ab[..needed]
+                .par_chunks_mut(ab_stride)
+                .zip(copy.par_chunks(row_len))
+                .for_each(|(row, new)| row[..row_len].copy_from_slice(new))
+        });
+    } else {
+        write(&mut ab[..needed], ab_stride)?;
+    }
+    job.finish()
 }
 
 /// Colorizes 8-bit sRGB (`channels` = 3) or RGBA (4) pixels in place, keeping each

@@ -2,15 +2,17 @@
 //! with the engine, write back the colour with the same L*. Alpha is never touched.
 //!
 //! The buffer is caller-owned and only written after the prediction succeeded, so a
-//! failed call leaves it as it was.
+//! failed call leaves it as it was. With a progress callback the call may also stop while
+//! writing; the new pixels are then built in a copy and written back at the very end.
 
 use rayon::prelude::*;
 
 use crate::color::{self, LabPixel};
 use crate::engine::{self, Plane};
 use crate::error::{Error, Result};
+use crate::job::Job;
 use crate::model::Model;
-use crate::Options;
+use crate::options::{required_len, Options};
 
 /// An interleaved pixel buffer's geometry; `stride` is in elements (samples), not bytes.
 #[derive(Clone, Copy, Debug)]
@@ -30,7 +32,7 @@ impl Layout {
                 self.channels
             )));
         }
-        let needed = engine::required_len(self.width, self.height, self.stride, self.channels)?;
+        let needed = required_len(self.width, self.height, self.stride, self.channels)?;
         if len < needed {
             return Err(Error::invalid(format!(
                 "the pixel buffer holds {len} elements, {}x{} x {} channels with stride {} needs {needed}",
@@ -52,6 +54,8 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
     encode: impl Fn(LabPixel, &mut [T]) + Sync,
 ) -> Result<()> {
     let used = layout.check(pixels.len())?;
+    options.validate()?;
+    let job = Job::new(options)?;
     let Layout {
         width,
         height,
@@ -60,32 +64,62 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
     } = layout;
     let pixels = &mut pixels[..used];
     let mut l = vec![0.0f32; width * height];
-    l.par_chunks_mut(width)
-        .zip(pixels.par_chunks(stride))
-        .for_each(|(l_row, px_row)| {
-            for (out, px) in l_row.iter_mut().zip(px_row.chunks_exact(channels)) {
-                *out = lightness(px);
-            }
-        });
-    let chroma = engine::predict(model, options, Plane::new(&l, width, height, width)?)?;
-    pixels
-        .par_chunks_mut(stride)
-        .zip(l.par_chunks(width))
-        .enumerate()
-        .for_each_init(
-            || vec![0.0f32; 2 * width],
-            |ab, (y, (px_row, l_row))| {
-                chroma.row(y, l_row, ab);
-                for ((px, &lightness), pair) in px_row
-                    .chunks_exact_mut(channels)
-                    .zip(l_row)
-                    .zip(ab.chunks_exact(2))
-                {
-                    encode([lightness, pair[0], pair[1]], px);
+    job.stage(0.0, engine::PREDICT_START)?;
+    job.rows(height, width, |rows| {
+        l[width * rows.start..width * rows.end]
+            .par_chunks_mut(width)
+            .zip(pixels[stride * rows.start..].par_chunks(stride))
+            .for_each(|(l_row, px_row)| {
+                for (out, px) in l_row.iter_mut().zip(px_row.chunks_exact(channels)) {
+                    *out = lightness(px);
                 }
-            },
-        );
-    Ok(())
+            })
+    })?;
+    let chroma = engine::predict(model, options, Plane::new(&l, width, height, width)?, &job)?;
+    job.stage(engine::PREDICT_END, 1.0)?;
+    let row_len = width * channels;
+    // Rows of `target`, `target_stride` apart, receive the new colours.
+    let write = |target: &mut [T], target_stride: usize| {
+        job.rows(height, width, |rows| {
+            let start = target_stride * rows.start;
+            let end = (target_stride * rows.end).min(target.len());
+            target[start..end]
+                .par_chunks_mut(target_stride)
+                .zip(l[width * rows.start..width * rows.end].par_chunks(width))
+                .zip(rows)
+                .for_each_init(
+                    || vec![0.0f32; 2 * width],
+                    |ab, ((px_row, l_row), y)| {
+                        chroma.row(y, l_row, ab);
+                        for ((px, &lightness), pair) in px_row[..row_len]
+                            .chunks_exact_mut(channels)
+                            .zip(l_row)
+                            .zip(ab.chunks_exact(2))
+                        {
+                            encode([lightness, pair[0], pair[1]], px);
+                        }
+                    },
+                )
+        })
+    };
+    if job.can_stop() {
+        // A stop must leave the caller's pixels as they were: colour a packed copy (alpha
+        // included), then copy it back once nothing can fail any more.
+        let mut copy = Vec::with_capacity(row_len * height);
+        for row in pixels.chunks(stride) {
+            copy.extend_from_slice(&row[..row_len]);
+        }
+        write(&mut copy, row_len)?;
+        job.install(|| {
+            pixels
+                .par_chunks_mut(stride)
+                .zip(copy.par_chunks(row_len))
+                .for_each(|(px_row, new)| px_row[..row_len].copy_from_slice(new))
+        });
+    } else {
+        write(pixels, stride)?;
+    }
+    job.finish()
 }
 
 pub fn rgb8(model: &Model, options: &Options, pixels: &mut [u8], layout: Layout) -> Result<()> {

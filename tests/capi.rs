@@ -1,4 +1,4 @@
-//! The C ABI from real C (tests/c/capi_test.c), compiled with the system `cc` against
+//! The C ABI from real C (tests/c/capi_test.c, tests/c/settings_test.c), compiled with the system `cc` against
 //! target/release/libcolorize.so and run: every export, bad arguments, outputs untouched on
 //! failure, garbage in stride padding, 8 threads on one handle.
 
@@ -58,4 +58,146 @@ fn header_compiles_as_cpp_too() {
     let exe = dir.path().join("header_cpp");
     common::compile_against_library("c++", &[&source], &exe, &["-Wall", "-Werror"]);
     assert!(Command::new(&exe).status().unwrap().success());
+}
+
+/// Compiles `source` (under tests/c) with the strict flags of the C tests; `include_first`
+/// puts a folder's colorize.h ahead of include/ (a copy of the source is compiled from
+/// there, so its `#include "colorize.h"` finds that header first).
+fn compile_c_test(source: &str, dir: &std::path::Path, header: Option<&str>) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut source_path = root.join("tests/c").join(source);
+    if let Some(header) = header {
+        std::fs::copy(root.join("tests/c").join(header), dir.join("colorize.h")).unwrap();
+        let copy = dir.join(source);
+        std::fs::copy(&source_path, &copy).unwrap();
+        source_path = copy;
+    }
+    let exe = dir.join(source.trim_end_matches(".c"));
+    common::compile_against_library(
+        "cc",
+        &[&source_path],
+        &exe,
+        &[
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-pedantic",
+            "-Werror",
+            "-O1",
+        ],
+    );
+    exe
+}
+
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// tests/c/settings_test.c: settings and their errors, progress and cancel on every
+/// format, threads, status_str on any int, the model list and colorize_model_load. A
+/// passing run prints nothing on stderr (no panic text, no library messages).
+#[test]
+fn c_program_exercises_settings_progress_cancel_and_model_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("linear.onnx");
+    std::fs::write(&model, common::linear_model(0.5, -0.25)).unwrap();
+    let installed = dir.path().join("installed");
+    std::fs::create_dir(&installed).unwrap();
+    std::fs::copy(&model, installed.join("test-installed.onnx")).unwrap();
+    let exe = compile_c_test("settings_test.c", dir.path(), None);
+    let has_default = if colorize::default_model_name().is_some() {
+        "1"
+    } else {
+        "0"
+    };
+    let out = Command::new(&exe)
+        .arg(&model)
+        .arg(has_default)
+        .arg("test-installed")
+        .env(colorize::MODEL_PATH_VAR, &installed)
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    println!("{text}");
+    assert!(out.status.success(), "settings_test failed:\n{text}");
+    assert!(text.contains("all checks passed"));
+    assert!(out.stderr.is_empty(), "stderr of a passing run: {text}");
+}
+
+/// ABI: a client compiled against the header of the previous release
+/// (tests/c/colorize-previous.h, kept as it was) links and runs against this library:
+/// tests/c/capi_test.c, which uses every call of that header, passes unchanged.
+#[test]
+fn client_built_against_the_previous_header_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("linear.onnx");
+    std::fs::write(&model, common::linear_model(0.5, -0.25)).unwrap();
+    let broken = dir.path().join("broken.onnx");
+    let (_, bytes, _) = common::broken_models().into_iter().next().unwrap();
+    std::fs::write(&broken, bytes).unwrap();
+    let exe = compile_c_test("capi_test.c", dir.path(), Some("colorize-previous.h"));
+    let has_default = if colorize::default_model_name().is_some() {
+        "1"
+    } else {
+        "0"
+    };
+    let out = Command::new(&exe)
+        .arg(&model)
+        .arg(&broken)
+        .arg(has_default)
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "old client failed:\n{text}");
+    assert!(text.contains("all checks passed"));
+}
+
+/// The Rust API's progress and cancel: fractions from 0 to 1, never decreasing; a stop
+/// at any report fails with Cancelled and leaves the pixels as they were; threads give
+/// the same pixels.
+#[test]
+fn rust_api_progress_cancel_and_threads() {
+    let model = colorize::Model::from_bytes(&common::linear_model(0.5, -0.25), "linear").unwrap();
+    let (w, h) = (900, 700);
+    let original: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+    let mut expected = original.clone();
+    colorize::colorize_rgb8(&model, &Default::default(), &mut expected, w, h, w * 3, 3).unwrap();
+
+    let seen = std::sync::Mutex::new(Vec::new());
+    let record = |f: f32| {
+        seen.lock().unwrap().push(f);
+        true
+    };
+    let options = colorize::Options {
+        progress: Some(colorize::Progress(&record)),
+        threads: 2,
+        ..Default::default()
+    };
+    let mut pixels = original.clone();
+    colorize::colorize_rgb8(&model, &options, &mut pixels, w, h, w * 3, 3).unwrap();
+    assert_eq!(pixels, expected, "progress or threads changed the pixels");
+    let fractions = seen.lock().unwrap().clone();
+    assert!(fractions.len() >= 5, "{fractions:?}");
+    assert!(fractions.windows(2).all(|p| p[0] <= p[1]), "{fractions:?}");
+    assert_eq!(fractions.last(), Some(&1.0));
+
+    for stop_at in 1..fractions.len() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let stop = |_: f32| calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 < stop_at;
+        let options = colorize::Options {
+            progress: Some(colorize::Progress(&stop)),
+            ..Default::default()
+        };
+        let mut pixels = original.clone();
+        let e = colorize::colorize_rgb8(&model, &options, &mut pixels, w, h, w * 3, 3).unwrap_err();
+        assert_eq!(e.kind(), colorize::ErrorKind::Cancelled);
+        assert!(
+            pixels == original,
+            "a stop at report {stop_at} changed the pixels"
+        );
+    }
 }

@@ -152,7 +152,7 @@ pub fn run(
         s.working_shape = working_shape(&model, w, h);
         let (pw, ph) = s.working_shape;
         let plane = vec![50.0f32; pw * ph];
-        let (_, t) = timed(|| Ok(model.run_plane(plane, ph, pw)?))?;
+        let (_, t) = timed(|| Ok(model.run_plane(plane, pw, ph)?))?;
         s.network_s = t;
         // Re-time the whole prediction warm, so the plan build is not in the split.
         let ((), predict_s) = timed(|| {

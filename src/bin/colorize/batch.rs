@@ -1058,6 +1058,7 @@ pub fn run(cli: &Cli) -> ExitCode {
                 crate::CliUpsampling::Guided => colorize::Upsampling::Guided,
                 crate::CliUpsampling::Bilinear => colorize::Upsampling::Bilinear,
             },
+            ..Default::default()
         };
         let threads = cli
             .jobs
