@@ -3,12 +3,14 @@
 //! (a) the network alone, our engine vs Python onnxruntime (same ONNX bytes, threads and
 //!     input), sizes 256/512/1024, interleaved, ratio printed;
 //! (b) the CLI end to end on a 12 MP grey JPEG, split into stages;
-//! (c) peak RSS of the CLI on a 50 MP grey JPEG, working vs native (tiled) mode.
+//! (c) peak RSS of the CLI on a 50 MP grey JPEG, working vs native (tiled) mode;
+//! (d) on request (`--only depths`): 8-bit vs 16-bit vs float buffers through the library.
 //!
 //! `cargo build --release --features bench && target/release/colorize-bench`
 //! (docs/performance.md; the levers measured with it: PERF_NOTES.md). Needs
 //! `python3 -m pip install onnxruntime numpy` for (a).
 
+mod depths;
 mod images;
 mod memory;
 mod network;
@@ -26,6 +28,8 @@ enum Part {
     Network,
     E2e,
     Rss,
+    /// 8-bit vs 16-bit vs float buffers through the library (not in the default run).
+    Depths,
 }
 
 /// Engine performance: network vs ONNX Runtime, end to end, peak memory.
@@ -53,6 +57,9 @@ struct Args {
     /// Runs per end-to-end stage (median reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Image size for the bit-depth comparison (`--only depths`), WIDTHxHEIGHT.
+    #[arg(long, default_value = "3000x2000")]
+    depths_size: String,
     /// Peak-memory image size, WIDTHxHEIGHT (50 MP).
     #[arg(long, default_value = "8660x5774")]
     rss_size: String,
@@ -90,6 +97,7 @@ struct Report {
     network: Vec<network::SizeResult>,
     end_to_end: Option<pipeline::Stages>,
     peak_rss: Vec<memory::PeakRss>,
+    depths: Option<depths::Depths>,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32)> {
@@ -250,6 +258,31 @@ fn main() -> Result<()> {
             );
             report.peak_rss.push(r);
         }
+    }
+
+    if parts.contains(&Part::Depths) {
+        let model = colorize::Model::from_file(&model_path)?;
+        let (w, h) = parse_size(&args.depths_size)?;
+        let d = depths::run(&model, w as usize, h as usize, args.repeats.max(1))?;
+        println!(
+            "\n(d) bit depths, {}x{} RGB buffer, the 8-bit call as the peer (median of {})",
+            d.width,
+            d.height,
+            args.repeats.max(1)
+        );
+        for (name, t) in [
+            ("colorize_rgb8", d.rgb8_s),
+            ("colorize_rgb16", d.rgb16_s),
+            ("colorize_rgb_float (sRGB)", d.rgb_float_s),
+            ("colorize_rgb_float (linear)", d.rgb_float_linear_s),
+        ] {
+            println!(
+                "  {name:<30} {:>8.1} ms  {:>5.2}x rgb8",
+                t * 1e3,
+                t / d.rgb8_s
+            );
+        }
+        report.depths = Some(d);
     }
 
     if let Some(path) = &args.json {
