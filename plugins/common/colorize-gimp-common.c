@@ -5,19 +5,73 @@
 
 #include "colorize-gimp-common.h"
 
-/* How often the progress bar is pulsed while the library works (microseconds). */
-#define PULSE_INTERVAL_US (100 * 1000)
+/* How often the main thread looks at the worker (µs): bounds how late a Cancel reaches
+ * the flag the library reads. */
+#define POLL_INTERVAL_US (20 * 1000)
+/* How often the plug-in's progress display is updated (µs): each GIMP update is a
+ * round trip to GIMP, so not on every band or library report. */
+#define PROGRESS_INTERVAL_US (50 * 1000)
+/* Rows read from / written to GIMP at a time, so that progress moves and a cancel is
+ * seen while a large layer is transferred. */
+#define BAND_ROWS 256
+
+/* The parts of one layer's share of the progress bar. */
+#define READ_END    0.10
+#define LIBRARY_END COLORIZE_GIMP_COMPUTE_PART
 
 G_DEFINE_QUARK (colorize-gimp-error-quark, colorize_gimp_error)
 
-static const gchar * const model_names[] = {
-  "default", "general", "landscape-l2", "landscape-huber", "landscape-pmse", NULL
-};
-
-const gchar * const *
-colorize_gimp_model_names (void)
+void
+colorize_gimp_progress_init (ColorizeProgress *progress,
+                             void            (*update) (gdouble, gpointer),
+                             gpointer          data)
 {
-  return model_names;
+  memset (progress, 0, sizeof (*progress));
+  progress->update = update;
+  progress->data   = data;
+  progress->first  = 0.0;
+  progress->last   = 1.0;
+}
+
+void
+colorize_gimp_progress_cancel (ColorizeProgress *progress)
+{
+  if (g_atomic_int_compare_and_exchange (&progress->cancel_requested, 0, 1))
+    progress->cancel_requested_at = g_get_monotonic_time ();
+}
+
+static gboolean
+cancel_requested (ColorizeProgress *progress)
+{
+  return g_atomic_int_get (&progress->cancel_requested) != 0;
+}
+
+gboolean
+colorize_gimp_error_is_cancel (const GError *error)
+{
+  return g_error_matches (error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_CANCELLED);
+}
+
+static void
+set_cancelled (GError **error)
+{
+  g_set_error_literal (error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_CANCELLED, "Cancelled.");
+}
+
+/* `fraction` is of the current layer; `force` skips the rate limit (ends of phases). */
+static void
+report (ColorizeProgress *progress, gdouble fraction, gboolean force)
+{
+  gint64 now;
+
+  if (progress->update == NULL)
+    return;
+  now = g_get_monotonic_time ();
+  if (! force && now - progress->last_update_at < PROGRESS_INTERVAL_US)
+    return;
+  progress->last_update_at = now;
+  progress->update (progress->first + (progress->last - progress->first) * CLAMP (fraction, 0.0, 1.0),
+                    progress->data);
 }
 
 /* colorize_last_error() is thread-local and only valid until the next call: copy it. */
@@ -31,6 +85,25 @@ library_message (colorize_status status)
   return g_strdup (colorize_status_str (status));
 }
 
+gchar **
+colorize_gimp_model_names (void)
+{
+  GPtrArray *names = g_ptr_array_new ();
+  gsize      count = colorize_model_count ();
+  gsize      i;
+
+  g_ptr_array_add (names, g_strdup ("default"));
+  for (i = 0; i < count; i++)
+    {
+      const gchar *name = colorize_model_name_at (i);
+
+      if (name != NULL && strcmp (name, "default") != 0)
+        g_ptr_array_add (names, g_strdup (name));
+    }
+  g_ptr_array_add (names, NULL);
+  return (gchar **) g_ptr_array_free (names, FALSE);
+}
+
 colorize_model *
 colorize_gimp_load_model (const gchar  *spec,
                           GError      **error)
@@ -41,78 +114,102 @@ colorize_gimp_load_model (const gchar  *spec,
   colorize_status  status;
   gchar           *detail;
 
-  status = colorize_model_load_named (wants_default ? "default" : spec, &model);
+  status = colorize_model_load (wants_default ? "default" : spec, &model);
   if (status == COLORIZE_OK)
     return model;
 
   detail = library_message (status);
   if (wants_default)
+    g_set_error (error, COLORIZE_GIMP_ERROR, status,
+                 "No default model is available: %s. Choose a model from the list or "
+                 "give the path of an .onnx model file.", detail);
+  else if (status == COLORIZE_ERROR_NO_MODEL)
     {
-      g_set_error (error, COLORIZE_GIMP_ERROR, status,
-                   "No default model is available: %s. Give an embedded model's "
-                   "name or the path of an .onnx model file.", detail);
-      g_free (detail);
-      return NULL;
-    }
-  if (status != COLORIZE_ERROR_NO_MODEL)
-    {
-      g_set_error (error, COLORIZE_GIMP_ERROR, status,
-                   "The embedded model \"%s\" could not be loaded: %s", spec, detail);
-      g_free (detail);
-      return NULL;
-    }
-  g_free (detail);
+      gchar **names = colorize_gimp_model_names ();
+      gchar  *known = g_strjoinv (", ", names);
 
-  /* Not an embedded name: it must be a file. */
-  if (! g_file_test (spec, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_NO_MODEL,
-                   "Unknown model \"%s\": it is neither an embedded model "
-                   "(default, general, landscape-l2, landscape-huber, landscape-pmse) "
-                   "nor an existing .onnx file.", spec);
-      return NULL;
+      g_set_error (error, COLORIZE_GIMP_ERROR, status,
+                   "Unknown model \"%s\": %s. The models here: %s; or give the path of "
+                   "an .onnx model file.", spec, detail, known);
+      g_free (known);
+      g_strfreev (names);
     }
-  status = colorize_model_load_file (spec, &model);
-  if (status == COLORIZE_OK)
-    return model;
-
-  detail = library_message (status);
-  g_set_error (error, COLORIZE_GIMP_ERROR, status,
-               "Could not use the model file \"%s\": %s", spec, detail);
+  else
+    g_set_error (error, COLORIZE_GIMP_ERROR, status,
+                 "Could not use the model \"%s\": %s", spec, detail);
   g_free (detail);
   return NULL;
 }
 
 /* One library call, run on a worker thread so that the plug-in's main thread can keep
- * GIMP's progress bar alive. The job owns nothing: the pixel buffer belongs to the
- * caller of colorize_gimp_process_buffer(), which joins the thread before freeing it. */
+ * the progress display alive and take a Cancel. The job owns nothing: the pixel buffer
+ * belongs to colorize_gimp_compute(), which joins the thread before freeing it. */
 typedef struct
 {
-  const colorize_model   *model;
-  const colorize_options *options;
-  gfloat                 *pixels;
-  gsize                   width;
-  gsize                   height;
-  gsize                   stride;   /* in floats */
-  gsize                   channels; /* 3 or 4 */
-  gboolean                linear;
-  colorize_status         status;
-  gchar                  *message;  /* set by the worker on failure; freed by the caller */
-  gint                    done;     /* atomic */
+  const colorize_model *model;
+  colorize_settings    *settings;
+  ColorizeProgress     *progress;
+  gfloat               *pixels;
+  gsize                 width;
+  gsize                 height;
+  gsize                 stride;   /* in floats */
+  gsize                 channels; /* 3 or 4 */
+  gboolean              linear;
+  colorize_status       status;
+  gchar                *message;  /* set by the worker on failure; freed by the caller */
+  gint                  fraction; /* atomic: the library's last report, in millionths */
+  gint                  reports;  /* atomic: how many reports so far */
+  gint64                returned_at; /* monotonic µs; read after the join */
+  gint64                last_report_at;  /* worker only until the join: */
+  gint64                longest_gap;     /* the longest time without a report (µs), */
+  gfloat                longest_gap_end; /* and the fraction reported at its end */
+  gint                  done;     /* atomic */
 } ColorizeJob;
+
+/* The library's progress callback, on the worker thread: store, and say whether to go on. */
+static bool
+library_progress (float fraction, void *data)
+{
+  ColorizeJob  *job = data;
+  const gint64  now = g_get_monotonic_time ();
+
+  /* The longest gap bounds how late a cancel is seen: COLORIZE_GIMP_TIMING reports it. */
+  if (now - job->last_report_at > job->longest_gap)
+    {
+      job->longest_gap = now - job->last_report_at;
+      job->longest_gap_end = fraction;
+    }
+  job->last_report_at = now;
+  g_atomic_int_set (&job->fraction, (gint) (CLAMP (fraction, 0.0f, 1.0f) * 1e6f));
+  g_atomic_int_inc (&job->reports);
+  return ! cancel_requested (job->progress);
+}
 
 static gpointer
 colorize_job_run (gpointer data)
 {
   ColorizeJob *job = data;
 
-  job->status = colorize_rgb_float (job->model, job->options, job->pixels,
-                                    job->width, job->height, job->stride,
-                                    job->channels, job->linear);
-  if (job->status != COLORIZE_OK)
+  job->last_report_at = g_get_monotonic_time ();
+  job->status = colorize_run_rgb_float (job->model, job->settings, job->pixels,
+                                        job->width, job->height, job->stride,
+                                        job->channels, job->linear);
+  if (job->status != COLORIZE_OK && job->status != COLORIZE_ERROR_CANCELLED)
     job->message = library_message (job->status);
+  job->returned_at = g_get_monotonic_time ();
   g_atomic_int_set (&job->done, 1);
   return NULL;
+}
+
+/* For the headless tests only: COLORIZE_GIMP_TEST_CANCEL_AT=F in GIMP's environment
+ * cancels the run, as the Cancel button would, once the library has reported a fraction
+ * of at least F, and prints how long the library then took to return. Negative: unset. */
+static gdouble
+test_cancel_at (void)
+{
+  const gchar *value = g_getenv ("COLORIZE_GIMP_TEST_CANCEL_AT");
+
+  return value != NULL && *value != '\0' ? g_ascii_strtod (value, NULL) : -1.0;
 }
 
 /* Perceptual formats ("R'G'B'A", "Y'", "R~G~B~A" …) are read as sRGB-encoded float so a
@@ -127,37 +224,110 @@ format_is_linear (const Babl *format)
 }
 
 /* COLORIZE_GIMP_TIMING=1 in GIMP's environment prints where the time goes (to stderr). */
+static gboolean
+timing_enabled (void)
+{
+  return g_getenv ("COLORIZE_GIMP_TIMING") != NULL;
+}
+
 static void
 report_timing (const gchar *phase, gint64 since_us, const GeglRectangle *extent)
 {
-  static gint enabled = -1;
-
-  if (enabled < 0)
-    enabled = g_getenv ("COLORIZE_GIMP_TIMING") != NULL;
-  if (enabled)
+  if (timing_enabled ())
     g_printerr ("colorize: %s %d×%d: %.3f s\n", phase, extent->width, extent->height,
                 (g_get_monotonic_time () - since_us) / 1e6);
 }
 
-static void
-progress_update (const ColorizeProgress *progress, gdouble fraction)
+static colorize_settings *
+make_settings (const ColorizeParams *params, ColorizeJob *job, GError **error)
 {
-  if (progress != NULL && progress->update != NULL)
-    progress->update (fraction, progress->data);
+  colorize_settings *settings = colorize_settings_new ();
+  colorize_status    status;
+  gchar             *detail;
+
+  if (settings == NULL)
+    {
+      g_set_error_literal (error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_TOO_LARGE,
+                           "Not enough memory for the colorize settings.");
+      return NULL;
+    }
+  status = colorize_settings_set_saturation (settings, (float) params->saturation);
+  if (status == COLORIZE_OK)
+    status = colorize_settings_set_working_size (settings,
+                                                 (uint32_t) MAX (params->working_size, 0));
+  if (status == COLORIZE_OK)
+    status = colorize_settings_set_progress (settings, library_progress, job);
+  /* The test cancel must catch the library mid-way on a small layer: one thread makes
+   * its run last about as long on a many-core machine as on a small one. */
+  if (status == COLORIZE_OK && test_cancel_at () >= 0.0)
+    status = colorize_settings_set_threads (settings, 1);
+  if (status == COLORIZE_OK)
+    return settings;
+
+  detail = library_message (status);
+  g_set_error (error, COLORIZE_GIMP_ERROR, status, "Invalid settings: %s", detail);
+  g_free (detail);
+  colorize_settings_free (settings);
+  return NULL;
 }
 
+/* Runs the job on a worker thread; the main thread reports progress meanwhile. */
 static void
-progress_pulse (const ColorizeProgress *progress)
+run_job (ColorizeJob *job, ColorizeProgress *progress)
 {
-  if (progress != NULL && progress->pulse != NULL)
-    progress->pulse (progress->data);
+  const gdouble  cancel_at = test_cancel_at ();
+  gboolean       cancel_seen = FALSE;
+  gdouble        cancelled_at_fraction = 0.0;
+  gint           cancelled_at_report = 0;
+  GThread       *thread;
+  GError        *thread_error = NULL;
+
+  thread = g_thread_try_new ("colorize", colorize_job_run, job, &thread_error);
+  if (thread == NULL)
+    {
+      /* No thread: run it here, just without a live progress display. */
+      g_clear_error (&thread_error);
+      colorize_job_run (job);
+      return;
+    }
+  while (! g_atomic_int_get (&job->done))
+    {
+      const gint    reports = g_atomic_int_get (&job->reports);
+      const gdouble fraction = g_atomic_int_get (&job->fraction) / 1e6;
+
+      if (cancel_at >= 0.0 && reports > 0 && fraction >= cancel_at)
+        colorize_gimp_progress_cancel (progress);
+      /* Showing the progress is also where a click on Cancel is handled. */
+      report (progress, READ_END + (LIBRARY_END - READ_END) * fraction, FALSE);
+      if (cancel_requested (progress) && ! cancel_seen)
+        {
+          cancel_seen = TRUE;
+          cancelled_at_fraction = fraction;
+          cancelled_at_report = reports;
+        }
+      g_usleep (POLL_INTERVAL_US);
+    }
+  g_thread_join (thread);
+
+  if (cancel_requested (progress) && (cancel_at >= 0.0 || timing_enabled ()))
+    g_printerr ("colorize: %s cancel requested at library fraction %.3f after %d "
+                    "reports; then %d more reports, the last at %.3f; the library returned "
+                    "status %d (%s) %.3f s after the request\n",
+                    cancel_at >= 0.0 ? "test" : "user", cancelled_at_fraction, cancelled_at_report,
+                    g_atomic_int_get (&job->reports) - cancelled_at_report,
+                    g_atomic_int_get (&job->fraction) / 1e6,
+                    (gint) job->status, colorize_status_str (job->status),
+                    (job->returned_at - progress->cancel_requested_at) / 1e6);
+  else if (cancel_at >= 0.0)
+    g_printerr ("colorize: test cancel never requested (%d library reports, last %.3f)\n",
+                g_atomic_int_get (&job->reports), g_atomic_int_get (&job->fraction) / 1e6);
 }
 
 gboolean
 colorize_gimp_compute (GeglBuffer              *source,
                        const colorize_model    *model,
-                       const colorize_options  *options,
-                       const ColorizeProgress  *progress,
+                       const ColorizeParams    *params,
+                       ColorizeProgress        *progress,
                        ColorizeResult          *result,
                        GError                 **error)
 {
@@ -170,11 +340,15 @@ colorize_gimp_compute (GeglBuffer              *source,
   gsize                stride;
   gfloat              *pixels;
   ColorizeJob          job = { 0 };
-  GThread             *thread;
-  GError              *thread_error = NULL;
   gint64               started;
+  gint                 y;
 
   memset (result, 0, sizeof (*result));
+  if (cancel_requested (progress))
+    {
+      set_cancelled (error);
+      return FALSE;
+    }
   if (linear)
     float_format = babl_format (has_alpha ? "RGBA float" : "RGB float");
   else
@@ -191,42 +365,56 @@ colorize_gimp_compute (GeglBuffer              *source,
       return FALSE;
     }
 
-  progress_update (progress, 0.0);
+  report (progress, 0.0, TRUE);
   started = g_get_monotonic_time ();
-  gegl_buffer_get (source, extent, 1.0, float_format, pixels,
-                   (gint) (stride * sizeof (gfloat)), GEGL_ABYSS_NONE);
+  for (y = 0; y < extent->height; y += BAND_ROWS)
+    {
+      const GeglRectangle band = { extent->x, extent->y + y, extent->width,
+                                   MIN (BAND_ROWS, extent->height - y) };
+
+      gegl_buffer_get (source, &band, 1.0, float_format, pixels + (gsize) y * stride,
+                       (gint) (stride * sizeof (gfloat)), GEGL_ABYSS_NONE);
+      report (progress, READ_END * (y + band.height) / extent->height, FALSE);
+      if (cancel_requested (progress))
+        {
+          g_free (pixels);
+          set_cancelled (error);
+          return FALSE;
+        }
+    }
   report_timing ("read pixels from GIMP", started, extent);
-  progress_update (progress, 0.05);
+  report (progress, READ_END, TRUE);
 
   job.model    = model;
-  job.options  = options;
+  job.progress = progress;
   job.pixels   = pixels;
   job.width    = (gsize) extent->width;
   job.height   = (gsize) extent->height;
   job.stride   = stride;
   job.channels = channels;
   job.linear   = linear;
+  job.settings = make_settings (params, &job, error);
+  if (job.settings == NULL)
+    {
+      g_free (pixels);
+      return FALSE;
+    }
 
   started = g_get_monotonic_time ();
-  thread = g_thread_try_new ("colorize", colorize_job_run, &job, &thread_error);
-  if (thread == NULL)
-    {
-      /* No thread: run it here, just without a live progress bar. */
-      g_clear_error (&thread_error);
-      colorize_job_run (&job);
-    }
-  else
-    {
-      while (! g_atomic_int_get (&job.done))
-        {
-          g_usleep (PULSE_INTERVAL_US);
-          if (! g_atomic_int_get (&job.done))
-            progress_pulse (progress);
-        }
-      g_thread_join (thread);
-    }
+  run_job (&job, progress);
+  colorize_settings_free (job.settings);
   report_timing ("libcolorize", started, extent);
+  if (timing_enabled ())
+    g_printerr ("colorize: %d progress reports; the longest time without one %.3f s, "
+                "ending at %.3f\n", g_atomic_int_get (&job.reports), job.longest_gap / 1e6,
+                job.longest_gap_end);
 
+  if (job.status == COLORIZE_ERROR_CANCELLED)
+    {
+      g_free (pixels);
+      set_cancelled (error);
+      return FALSE;
+    }
   if (job.status != COLORIZE_OK)
     {
       g_set_error (error, COLORIZE_GIMP_ERROR, job.status,
@@ -236,7 +424,7 @@ colorize_gimp_compute (GeglBuffer              *source,
       g_free (pixels);
       return FALSE;
     }
-  progress_update (progress, 0.9);
+  report (progress, LIBRARY_END, TRUE);
 
   result->pixels   = pixels;
   result->format   = float_format;
@@ -250,24 +438,33 @@ void
 colorize_gimp_write (const ColorizeResult   *result,
                      GeglBuffer             *destination,
                      const GeglRectangle    *write_area,
-                     const ColorizeProgress *progress)
+                     ColorizeProgress       *progress)
 {
   GeglRectangle area;
   gint64        started;
+  gint          y;
 
   if (result->pixels == NULL ||
       ! gegl_rectangle_intersect (&area, write_area, &result->extent))
     return; /* nothing of the layer to change */
 
   started = g_get_monotonic_time ();
-  gegl_buffer_set (destination, &area, 0, result->format,
-                   result->pixels
-                     + (gsize) (area.y - result->extent.y) * result->stride
-                     + (gsize) (area.x - result->extent.x) * result->channels,
-                   (gint) (result->stride * sizeof (gfloat)));
+  for (y = 0; y < area.height; y += BAND_ROWS)
+    {
+      const GeglRectangle band = { area.x, area.y + y, area.width,
+                                   MIN (BAND_ROWS, area.height - y) };
+
+      gegl_buffer_set (destination, &band, 0, result->format,
+                       result->pixels
+                         + (gsize) (band.y - result->extent.y) * result->stride
+                         + (gsize) (band.x - result->extent.x) * result->channels,
+                       (gint) (result->stride * sizeof (gfloat)));
+      report (progress, LIBRARY_END + (1.0 - LIBRARY_END) * (y + band.height) / area.height,
+              FALSE);
+    }
   gegl_buffer_flush (destination);
   report_timing ("write pixels to GIMP", started, &area);
-  progress_update (progress, 1.0);
+  report (progress, 1.0, TRUE);
 }
 
 void

@@ -8,6 +8,11 @@
  * (sRGB's own white), and mixing them would tint greys. The library converts sRGB to
  * its own Lab, keeps each pixel's L*, replaces a*b*, and maps back into gamut at
  * constant L* — the same code path as the command-line tool, so results agree with it.
+ *
+ * Threads: the library call runs on a worker thread; everything else here, and every
+ * callback into the plug-in, runs on the plug-in's main thread (libgimp and GTK are not
+ * thread-safe). The worker only stores the library's progress fraction and reads the
+ * cancel flag, both atomically.
  */
 #ifndef COLORIZE_GIMP_COMMON_H
 #define COLORIZE_GIMP_COMMON_H
@@ -22,20 +27,65 @@ G_BEGIN_DECLS
 #define COLORIZE_GIMP_ERROR (colorize_gimp_error_quark ())
 GQuark colorize_gimp_error_quark (void);
 
-/* Where the plug-in reports progress; both callbacks may be NULL. */
+/* Progress and cancel of one plug-in run (which may colorize several layers). */
 typedef struct
 {
-  void   (*update) (gdouble fraction, gpointer data); /* 0..1 */
-  void   (*pulse)  (gpointer data);                   /* "still busy", fraction unknown */
-  gpointer data;
+  /* Called on the main thread, at most every PROGRESS_INTERVAL (and at the ends), with
+   * the fraction of the whole run done (0..1). The plug-in shows it (gimp_progress_update
+   * or its own window) and, for its own window, lets GTK handle events there — that is
+   * where a click on Cancel arrives. May be NULL. */
+  void     (*update) (gdouble fraction, gpointer data);
+  gpointer   data;
+
+  /* The part of the whole run the next colorize_gimp_compute() covers: the plug-in sets
+   * these before each layer (0, 1 for a single layer). */
+  gdouble    first;
+  gdouble    last;
+
+  /* Private: set through colorize_gimp_progress_cancel(), read by the worker. */
+  gint       cancel_requested; /* atomic */
+  gint64     cancel_requested_at; /* monotonic µs; main thread only */
+  gint64     last_update_at;      /* monotonic µs; main thread only */
 } ColorizeProgress;
 
-/* Loads the model the user asked for. `spec` is "" or "default" for the embedded
- * default model, one of the embedded model names (landscape-l2, …), or a path to an
- * .onnx file. Returns a model the caller frees with colorize_model_free(), or NULL with
- * `error` set to a message fit for the user. */
+/* Of a layer's share of the bar, colorize_gimp_compute() fills the first this much (reading
+ * the pixels, then the library) and colorize_gimp_write() the rest. */
+#define COLORIZE_GIMP_COMPUTE_PART 0.9
+
+/* A progress that starts at 0 and covers the whole run with one layer. */
+void     colorize_gimp_progress_init   (ColorizeProgress *progress,
+                                        void            (*update) (gdouble, gpointer),
+                                        gpointer          data);
+
+/* Asks the run to stop (main thread: e.g. from a Cancel button's handler). The library
+ * sees it at its next progress report and returns COLORIZE_ERROR_CANCELLED without
+ * touching the pixels; colorize_gimp_compute() then fails with that code, and the
+ * plug-in returns GIMP_PDB_CANCEL with the image as it was. Once writing to GIMP has
+ * begun (colorize_gimp_write) a cancel is no longer honoured: the image would otherwise
+ * be left half written. */
+void     colorize_gimp_progress_cancel (ColorizeProgress *progress);
+
+/* TRUE if `error` says the user cancelled. */
+gboolean colorize_gimp_error_is_cancel (const GError *error);
+
+/* Loads the model the user asked for with the library's one rule for names and paths
+ * (colorize_model_load): "" or "default" for the default model, a model name from
+ * colorize_gimp_model_names(), or the path of an .onnx file. Returns a model the caller
+ * frees with colorize_model_free(), or NULL with `error` set to a message fit for the
+ * user. */
 colorize_model *colorize_gimp_load_model (const gchar  *spec,
                                           GError      **error);
+
+/* The names offered in the dialogs' model menus: "default" first, then every model the
+ * library lists (embedded and installed). A NULL-terminated array to g_strfreev(). */
+gchar  **colorize_gimp_model_names (void);
+
+/* The settings of one run; see colorize_gimp_compute(). */
+typedef struct
+{
+  gdouble saturation;   /* multiplies a*, b*; 1.0 = as predicted */
+  gint    working_size; /* short side the network runs at; 0 = the model's */
+} ColorizeParams;
 
 /* A colorized copy of a whole layer, as float sRGB(A), waiting to be written back. */
 typedef struct
@@ -49,14 +99,14 @@ typedef struct
 
 /* Step 1: reads the whole of `source` (any mode — RGB, GRAY, INDEXED —, any precision)
  * as float sRGB through babl and colorizes it with the library on a worker thread,
- * pulsing `progress` while it works. Changes nothing in GIMP, so a failure (FALSE,
- * `error` set) leaves the image as it was. The network sees the whole layer: colour
- * depends on the whole picture, and the inside of a selection then gets exactly what
- * the whole image would. */
+ * reporting progress and honouring a cancel. Changes nothing in GIMP, so a failure or a
+ * cancel (FALSE, `error` set) leaves the image as it was. The network sees the whole
+ * layer: colour depends on the whole picture, and the inside of a selection then gets
+ * exactly what the whole image would. */
 gboolean colorize_gimp_compute (GeglBuffer              *source,
                                 const colorize_model    *model,
-                                const colorize_options  *options,
-                                const ColorizeProgress  *progress,
+                                const ColorizeParams    *params,
+                                ColorizeProgress        *progress,
                                 ColorizeResult          *result,
                                 GError                 **error);
 
@@ -66,12 +116,9 @@ gboolean colorize_gimp_compute (GeglBuffer              *source,
 void     colorize_gimp_write   (const ColorizeResult    *result,
                                 GeglBuffer              *destination,
                                 const GeglRectangle     *write_area,
-                                const ColorizeProgress  *progress);
+                                ColorizeProgress        *progress);
 
 void     colorize_gimp_result_clear (ColorizeResult *result);
-
-/* The names offered in the dialogs' model lists. NULL-terminated, static. */
-const gchar * const *colorize_gimp_model_names (void);
 
 G_END_DECLS
 

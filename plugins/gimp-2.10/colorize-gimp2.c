@@ -5,9 +5,12 @@
  * library, which does all the colour work.
  *
  * PDB: plug-in-colorize (run-mode, image, drawable, model, saturation)
- *   model:      "" = the embedded default model, an embedded model name, or an .onnx path
+ *   model:      "" or "default" = the default model, a model name the library lists, or
+ *               the path of an .onnx file (the library's colorize_model_load decides)
  *   saturation: multiplies the predicted a*, b*; 1.0 = as predicted
  * The dialog additionally offers the working size (remembered, not a PDB argument).
+ * Interactive runs show their own progress window, whose Cancel stops the library and
+ * leaves the image as it was (see colorize-gimp-progress-window.h).
  */
 #include <string.h>
 
@@ -16,6 +19,7 @@
 
 #include "colorize.h"
 #include "colorize-gimp-common.h"
+#include "colorize-gimp-progress-window.h"
 
 #define PLUG_IN_PROC   "plug-in-colorize"
 #define PLUG_IN_BINARY "colorize"
@@ -44,12 +48,16 @@ MAIN ()
 static void
 query (void)
 {
-  static const GimpParamDef args[] =
+  gchar  **names = colorize_gimp_model_names ();
+  gchar   *name_list = g_strjoinv (", ", names);
+  gchar   *model_help = g_strdup_printf ("\"\" = the default model; or a model name (%s); "
+                                         "or the path of an .onnx model file", name_list);
+  GimpParamDef args[] =
   {
     { GIMP_PDB_INT32,    "run-mode",   "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1), RUN-WITH-LAST-VALS (2) }" },
     { GIMP_PDB_IMAGE,    "image",      "Input image" },
     { GIMP_PDB_DRAWABLE, "drawable",   "Layer to colorize (its L* is kept, its colour replaced)" },
-    { GIMP_PDB_STRING,   "model",      "\"\" = the default model; or an embedded model name (general, landscape-l2, landscape-huber, landscape-pmse); or the path of an .onnx model file" },
+    { GIMP_PDB_STRING,   "model",      model_help },
     { GIMP_PDB_FLOAT,    "saturation", "Multiplies the predicted a*, b* (1.0 = as predicted, 0 = grey)" }
   };
 
@@ -69,6 +77,9 @@ query (void)
                           args, NULL);
 
   gimp_plugin_menu_register (PLUG_IN_PROC, "<Image>/Colors");
+  g_free (model_help);
+  g_free (name_list);
+  g_strfreev (names);
 }
 
 /* ---- dialog ---------------------------------------------------------------------- */
@@ -97,7 +108,8 @@ colorize_dialog (ColorizeValues *values)
   GtkFileFilter *filter;
   GtkObject     *saturation_adj;
   GtkObject     *size_adj;
-  const gchar * const *name;
+  gchar        **names;
+  gchar        **name;
   gchar         *version;
   gboolean       ok;
 
@@ -123,15 +135,17 @@ colorize_dialog (ColorizeValues *values)
   gtk_table_set_row_spacings (GTK_TABLE (table), 6);
   gtk_box_pack_start (GTK_BOX (main_vbox), table, FALSE, FALSE, 0);
 
-  /* Model: an embedded name, or a file (typed or browsed). */
+  /* Model: one the library lists, or a file (typed or browsed). */
   hbox = gtk_hbox_new (FALSE, 6);
   model_combo = gtk_combo_box_text_new_with_entry ();
-  for (name = colorize_gimp_model_names (); *name != NULL; name++)
+  names = colorize_gimp_model_names ();
+  for (name = names; *name != NULL; name++)
     gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (model_combo), *name);
+  g_strfreev (names);
   gtk_entry_set_text (GTK_ENTRY (gtk_bin_get_child (GTK_BIN (model_combo))),
                       values->model[0] != '\0' ? values->model : "default");
   gimp_help_set_help_data (model_combo,
-                           "An embedded model name, or the path of an .onnx model file", NULL);
+                           "A model from the list, or the path of an .onnx model file", NULL);
   gtk_box_pack_start (GTK_BOX (hbox), model_combo, TRUE, TRUE, 0);
 
   file_button = gtk_file_chooser_button_new ("Choose an ONNX model",
@@ -193,30 +207,28 @@ colorize_dialog (ColorizeValues *values)
 /* ---- the work -------------------------------------------------------------------- */
 
 static void
-progress_update (gdouble fraction, gpointer data)
+gimp_progress_show (gdouble fraction, gpointer data)
 {
   gimp_progress_update (fraction);
 }
 
-static void
-progress_pulse (gpointer data)
-{
-  gimp_progress_pulse ();
-}
-
+/* `with_window`: the plug-in's own progress window with a Cancel button (interactive
+ * runs); otherwise GIMP's progress bar (scripts). */
 static gboolean
 colorize_drawable (gint32                image,
                    gint32                drawable,
                    const ColorizeValues *values,
+                   gboolean              with_window,
                    GError              **error)
 {
-  const ColorizeProgress progress = { progress_update, progress_pulse, NULL };
-  colorize_options       options = colorize_options_default ();
-  colorize_model        *model;
-  ColorizeResult         result;
-  GeglBuffer            *buffer;
-  GeglRectangle          area;
-  gboolean               ok;
+  const ColorizeParams    params = { values->saturation, values->working_size };
+  ColorizeProgress        progress;
+  ColorizeProgressWindow *window = NULL;
+  colorize_model         *model;
+  ColorizeResult          result;
+  GeglBuffer             *buffer;
+  GeglRectangle           area;
+  gboolean                ok;
 
   if (! gimp_item_is_layer (drawable) || gimp_item_is_group (drawable))
     {
@@ -231,18 +243,33 @@ colorize_drawable (gint32                image,
   model = colorize_gimp_load_model (values->model, error);
   if (model == NULL)
     return FALSE;
-  options.saturation   = (float) values->saturation;
-  options.working_size = (uint32_t) MAX (values->working_size, 0);
 
-  gimp_progress_init ("Colorizing");
+  if (with_window)
+    {
+      gimp_ui_init (PLUG_IN_BINARY, FALSE);
+      colorize_gimp_progress_init (&progress, colorize_progress_window_update, NULL);
+      window = colorize_progress_window_new ("Colorizing", &progress);
+      progress.data = window;
+      gimp_window_set_transient (GTK_WINDOW (colorize_progress_window_widget (window)));
+    }
+  else
+    {
+      colorize_gimp_progress_init (&progress, gimp_progress_show, NULL);
+      gimp_progress_init ("Colorizing");
+    }
 
-  /* Everything that can fail happens before the image is touched. */
+  /* Everything that can fail, and a cancel, happen before the image is touched. */
   buffer = gimp_drawable_get_buffer (drawable);
-  ok = colorize_gimp_compute (buffer, model, &options, &progress, &result, error);
+  ok = colorize_gimp_compute (buffer, model, &params, &progress, &result, error);
   g_object_unref (buffer);
   colorize_model_free (model);
   if (! ok)
-    return FALSE;
+    {
+      colorize_progress_window_destroy (window);
+      return FALSE;
+    }
+  if (window != NULL)
+    colorize_progress_window_writing (window);
 
   /* One undo step for the conversion to RGB and the new colour. */
   gimp_image_undo_group_start (image);
@@ -258,6 +285,7 @@ colorize_drawable (gint32                image,
   gimp_drawable_merge_shadow (drawable, TRUE);
   gimp_drawable_update (drawable, area.x, area.y, area.width, area.height);
   gimp_image_undo_group_end (image);
+  colorize_progress_window_destroy (window);
   return TRUE;
 }
 
@@ -328,12 +356,18 @@ run (const gchar      *name,
 
   if (status == GIMP_PDB_SUCCESS)
     {
-      if (colorize_drawable (image, drawable, &values, &error))
+      if (colorize_drawable (image, drawable, &values,
+                             run_mode != GIMP_RUN_NONINTERACTIVE, &error))
         {
           if (run_mode != GIMP_RUN_NONINTERACTIVE)
             gimp_displays_flush ();
           if (run_mode == GIMP_RUN_INTERACTIVE)
             gimp_set_data (PLUG_IN_PROC, &values, sizeof (values));
+        }
+      else if (colorize_gimp_error_is_cancel (error))
+        {
+          status = GIMP_PDB_CANCEL;
+          g_clear_error (&error);
         }
       else
         {

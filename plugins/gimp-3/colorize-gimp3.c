@@ -5,10 +5,13 @@
  * library, which does all the colour work.
  *
  * PDB: plug-in-colorize (run-mode, image, drawables, model, saturation)
- *   model:      "" = the embedded default model, an embedded model name, or an .onnx path
+ *   model:      "" or "default" = the default model, a model name the library lists, or
+ *               the path of an .onnx file (the library's colorize_model_load decides)
  *   saturation: multiplies the predicted a*, b*; 1.0 = as predicted
  * The dialog additionally offers the working size (an auxiliary argument: remembered,
- * not part of the PDB signature).
+ * not part of the PDB signature). Interactive runs show their own progress window,
+ * whose Cancel stops the library and leaves the image as it was (see
+ * colorize-gimp-progress-window.h).
  */
 #include <string.h>
 
@@ -17,6 +20,7 @@
 
 #include "colorize.h"
 #include "colorize-gimp-common.h"
+#include "colorize-gimp-progress-window.h"
 
 #define PLUG_IN_PROC   "plug-in-colorize"
 #define PLUG_IN_BINARY "colorize"
@@ -83,6 +87,9 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
                            const gchar *name)
 {
   GimpProcedure *procedure;
+  gchar        **names;
+  gchar         *name_list;
+  gchar         *model_help;
 
   if (strcmp (name, PLUG_IN_PROC) != 0)
     return NULL;
@@ -106,12 +113,16 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
                                     PLUG_IN_PROC);
   gimp_procedure_set_attribution (procedure, "colorize authors", "colorize authors", "2025");
 
-  gimp_procedure_add_string_argument (procedure, "model", "_Model",
-                                      "\"\" = the default model; or an embedded model name "
-                                      "(general, landscape-l2, landscape-huber, landscape-pmse); or the "
-                                      "path of an .onnx model file",
+  names = colorize_gimp_model_names ();
+  name_list = g_strjoinv (", ", names);
+  model_help = g_strdup_printf ("\"\" = the default model; or a model name (%s); "
+                                "or the path of an .onnx model file", name_list);
+  gimp_procedure_add_string_argument (procedure, "model", "_Model", model_help,
                                       "", G_PARAM_READWRITE);
-  gimp_procedure_add_double_argument (procedure, "saturation", "_Saturation",
+  g_free (model_help);
+  g_free (name_list);
+  g_strfreev (names);
+  gimp_procedure_add_double_argument (procedure, "saturation", "S_aturation",
                                       "Multiplies the predicted a*, b* (1.0 = as predicted, 0 = grey)",
                                       0.0, 10.0, 1.0, G_PARAM_READWRITE);
   gimp_procedure_add_int_aux_argument (procedure, "working-size", "_Working size",
@@ -123,11 +134,70 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
 
 /* ---- dialog ---------------------------------------------------------------------- */
 
+static void
+model_file_chosen (GtkFileChooser *chooser,
+                   GtkComboBox    *model_combo)
+{
+  gchar *path = gtk_file_chooser_get_filename (chooser);
+
+  if (path != NULL)
+    gtk_entry_set_text (GTK_ENTRY (gtk_bin_get_child (GTK_BIN (model_combo))), path);
+  g_free (path);
+}
+
+/* The model row: a menu of the library's models whose entry also takes a typed path,
+ * and a file chooser; the entry's text is the "model" argument. (GIMP's generated
+ * widget for a string argument is a plain entry, with no menu.) */
+static GtkWidget *
+model_row (GimpProcedureConfig *config)
+{
+  GtkWidget     *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget     *label = gtk_label_new_with_mnemonic ("_Model");
+  GtkWidget     *combo = gtk_combo_box_text_new_with_entry ();
+  GtkWidget     *entry = gtk_bin_get_child (GTK_BIN (combo));
+  GtkWidget     *file_button;
+  GtkFileFilter *filter;
+  gchar        **names = colorize_gimp_model_names ();
+  gchar        **name;
+  gchar         *model = NULL;
+
+  for (name = names; *name != NULL; name++)
+    gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (combo), *name);
+  g_strfreev (names);
+
+  /* "" and "default" mean the same model; the menu shows the name. */
+  g_object_get (config, "model", &model, NULL);
+  if (model == NULL || *model == '\0')
+    g_object_set (config, "model", "default", NULL);
+  g_free (model);
+  g_object_bind_property (config, "model", entry, "text",
+                          G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
+  gtk_widget_set_tooltip_text (combo, "A model from the list, or the path of an .onnx model file");
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), combo);
+
+  file_button = gtk_file_chooser_button_new ("Choose an ONNX model",
+                                             GTK_FILE_CHOOSER_ACTION_OPEN);
+  filter = gtk_file_filter_new ();
+  gtk_file_filter_set_name (filter, "ONNX models (*.onnx)");
+  gtk_file_filter_add_pattern (filter, "*.onnx");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (file_button), filter);
+  gtk_widget_set_size_request (file_button, 120, -1);
+  g_signal_connect (file_button, "file-set", G_CALLBACK (model_file_chosen), combo);
+
+  gtk_box_pack_start (GTK_BOX (row), label, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (row), combo, TRUE, TRUE, 0);
+  gtk_box_pack_start (GTK_BOX (row), file_button, FALSE, FALSE, 0);
+  gtk_widget_show_all (row);
+  return row;
+}
+
 static gboolean
 colorize_dialog (GimpProcedure       *procedure,
                  GimpProcedureConfig *config)
 {
   GtkWidget *dialog;
+  GtkWidget *content;
+  GtkWidget *row;
   GtkWidget *scale;
   GtkWidget *label;
   gchar     *note;
@@ -145,8 +215,7 @@ colorize_dialog (GimpProcedure       *procedure,
   gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (scale), 0, 2048, FALSE);
 
   note = g_strdup_printf ("libcolorize %s. Keeps the lightness (L*) of every pixel and "
-                          "predicts its colour; only the selection changes. Model: empty "
-                          "for the default, an embedded model's name, or an .onnx file.",
+                          "predicts its colour; only the selection changes.",
                           colorize_version ());
   label = gimp_procedure_dialog_get_label (GIMP_PROCEDURE_DIALOG (dialog), "note", note,
                                            FALSE, FALSE);
@@ -156,7 +225,11 @@ colorize_dialog (GimpProcedure       *procedure,
   gtk_label_set_xalign (GTK_LABEL (label), 0.0);
 
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
-                              "model", "saturation", "working-size", "note", NULL);
+                              "saturation", "working-size", "note", NULL);
+  content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
+  row = model_row (config);
+  gtk_box_pack_start (GTK_BOX (content), row, FALSE, FALSE, 0);
+  gtk_box_reorder_child (GTK_BOX (content), row, 0);
 
   ok = gimp_procedure_dialog_run (GIMP_PROCEDURE_DIALOG (dialog));
   gtk_widget_destroy (dialog);
@@ -166,15 +239,26 @@ colorize_dialog (GimpProcedure       *procedure,
 /* ---- the work -------------------------------------------------------------------- */
 
 static void
-progress_update (gdouble fraction, gpointer data)
+gimp_progress_show (gdouble fraction, gpointer data)
 {
   gimp_progress_update (fraction);
 }
 
+/* Each layer's share of the bar is [i/n, (i+1)/n], of which colorize_gimp_compute fills
+ * the first COLORIZE_GIMP_COMPUTE_PART and colorize_gimp_write the rest. All layers are
+ * written only after all are computed, so the writes split the last layer's writing
+ * part between them instead, in order, to keep the bar moving forward. */
 static void
-progress_pulse (gpointer data)
+write_share (ColorizeProgress *progress, gint i, gint n)
 {
-  gimp_progress_pulse ();
+  const gdouble part = COLORIZE_GIMP_COMPUTE_PART;
+  const gdouble write_start = 1.0 - (1.0 - part) / n; /* where computing the last layer ended */
+  const gdouble width = (1.0 - write_start) / n;
+  const gdouble start = write_start + i * width;
+
+  /* first + part (last - first) = start, and last = start + width */
+  progress->last  = start + width;
+  progress->first = progress->last - width / (1.0 - part);
 }
 
 static GimpValueArray *
@@ -185,13 +269,12 @@ colorize_run (GimpProcedure        *procedure,
               GimpProcedureConfig  *config,
               gpointer              run_data)
 {
-  colorize_options  options = colorize_options_default ();
-  colorize_model   *model;
-  GError           *error = NULL;
-  gchar            *model_spec = NULL;
-  gdouble           saturation = 1.0;
-  gint              working_size = 0;
-  const ColorizeProgress progress = { progress_update, progress_pulse, NULL };
+  ColorizeParams          params = { 1.0, 0 };
+  ColorizeProgress        progress;
+  ColorizeProgressWindow *window = NULL;
+  colorize_model         *model;
+  GError                 *error = NULL;
+  gchar                  *model_spec = NULL;
   ColorizeResult   *results;
   GeglRectangle    *areas;
   gboolean          ok = TRUE;
@@ -219,21 +302,33 @@ colorize_run (GimpProcedure        *procedure,
 
   g_object_get (config,
                 "model", &model_spec,
-                "saturation", &saturation,
-                "working-size", &working_size,
+                "saturation", &params.saturation,
+                "working-size", &params.working_size,
                 NULL);
   model = colorize_gimp_load_model (model_spec, &error);
   g_free (model_spec);
   if (model == NULL)
     return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
 
-  options.saturation   = (float) saturation;
-  options.working_size = (uint32_t) MAX (working_size, 0);
+  /* Interactive runs (and repeats) get the window with a Cancel that stops the library;
+   * scripts get GIMP's progress bar. */
+  if (run_mode != GIMP_RUN_NONINTERACTIVE)
+    {
+      gimp_ui_init (PLUG_IN_BINARY);
+      colorize_gimp_progress_init (&progress, colorize_progress_window_update, NULL);
+      window = colorize_progress_window_new ("Colorizing", &progress);
+      progress.data = window;
+      gimp_window_set_transient (GTK_WINDOW (colorize_progress_window_widget (window)));
+    }
+  else
+    {
+      colorize_gimp_progress_init (&progress, gimp_progress_show, NULL);
+      gimp_progress_init ("Colorizing");
+    }
 
-  gimp_progress_init ("Colorizing");
-
-  /* Everything that can fail happens before the image is touched: every layer the
-   * selection reaches is colorized first, then written back in one undo step. */
+  /* Everything that can fail, and a cancel, happen before the image is touched: every
+   * layer the selection reaches is colorized first, then written back in one undo step.
+   * Each layer gets an equal share of the progress bar. */
   n_drawables = 0;
   while (drawables[n_drawables] != NULL)
     n_drawables++;
@@ -245,13 +340,17 @@ colorize_run (GimpProcedure        *procedure,
       {
         GeglBuffer *buffer = gimp_drawable_get_buffer (drawables[i]);
 
-        ok = colorize_gimp_compute (buffer, model, &options, &progress, &results[i], &error);
+        progress.first = (gdouble) i / n_drawables;
+        progress.last  = (gdouble) (i + 1) / n_drawables;
+        ok = colorize_gimp_compute (buffer, model, &params, &progress, &results[i], &error);
         g_object_unref (buffer);
       }
   colorize_model_free (model);
 
   if (ok)
     {
+      if (window != NULL)
+        colorize_progress_window_writing (window);
       gimp_image_undo_group_start (image);
       if (gimp_image_get_base_type (image) != GIMP_RGB)
         gimp_image_convert_rgb (image); /* the layer objects survive the conversion */
@@ -260,6 +359,7 @@ colorize_run (GimpProcedure        *procedure,
           {
             GeglBuffer *shadow = gimp_drawable_get_shadow_buffer (drawables[i]);
 
+            write_share (&progress, i, n_drawables);
             colorize_gimp_write (&results[i], shadow, &areas[i], &progress);
             g_object_unref (shadow);
             /* Blends the shadow in through the selection mask (feathering). */
@@ -273,7 +373,13 @@ colorize_run (GimpProcedure        *procedure,
     colorize_gimp_result_clear (&results[i]);
   g_free (results);
   g_free (areas);
+  colorize_progress_window_destroy (window);
 
+  if (! ok && colorize_gimp_error_is_cancel (error))
+    {
+      g_clear_error (&error);
+      return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);
+    }
   if (! ok)
     return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
 

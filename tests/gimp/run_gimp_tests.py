@@ -19,19 +19,24 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
     band a blend of the two;
   * white points: with a model that predicts a* = b* = 0, every (grey) pixel comes back
     exactly as it went in, at 8 and 16 bits; saturation 0 gives R = G = B;
-  * errors: an unknown model, a corrupt model file and a layer mask instead of a layer
-    give GIMP's error with the plug-in's message, and no output file (GIMP exits 0 even
-    then, so we look); a model that fails only at inference leaves the image untouched
+  * errors: an unknown model name, a missing and a corrupt model file and a layer mask
+    instead of a layer give GIMP's error with the plug-in's message, and no output file
+    (GIMP exits 0 even then, so we look); a model that fails only at inference leaves the image untouched
     (still GRAY, same pixels);
   * the default model (""), if one is embedded, otherwise its clear error; an embedded
     model by name, if there is one;
-  * GIMP 3: two selected layers are both colorized by one call.
+  * GIMP 3: two selected layers are both colorized by one call;
+  * cancel: with COLORIZE_GIMP_TEST_CANCEL_AT set, the plug-in cancels its own run from
+    the main thread (as its Cancel button does) once the library has reported some
+    progress on a larger layer; the library must return CANCELLED at its next report,
+    within a second, and the image must come back exactly as it went in.
 
 GIMP exits 0 whatever happens in a batch command, so success is judged only by the
 output files and the log; GIMP always runs under `timeout`.
 """
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +55,11 @@ CLI_TIMEOUT_S = 120
 
 # Image sizes: small (fast) but not square and not a multiple of anything.
 WIDTH, HEIGHT = 123, 77
+# The cancel case needs a layer on which the library works long enough for the main
+# thread to see its progress and cancel mid-way.
+CANCEL_WIDTH, CANCEL_HEIGHT = 2001, 1501
+CANCEL_AT = 0.2   # library fraction at which the plug-in cancels itself
+CANCEL_LIMIT_S = 1.0
 
 # ---- inputs ------------------------------------------------------------------------
 
@@ -106,6 +116,9 @@ def make_inputs(work: Path) -> dict:
     alpha[: HEIGHT // 3] = 255
     files["rgba8"] = work / "rgba8.png"
     write_png(files["rgba8"], np.dstack([photo8, photo8, photo8, alpha]), "RGBA")
+
+    files["cancel"] = work / "cancel-gray8.png"
+    write_png(files["cancel"], synthetic_photo(CANCEL_WIDTH, CANCEL_HEIGHT, 256), "L")
 
     files["gray16"] = work / "gray16.png"
     write_png(files["gray16"], photo16, "L", bitdepth=16)
@@ -220,9 +233,10 @@ class Gimp:
         env["GIMP2_DIRECTORY" if self.version == 2 else "GIMP3_DIRECTORY"] = self.path(self.work / "gimp")
         return env
 
-    def run(self, scripts: list, log: Path) -> float:
+    def run(self, scripts: list, log: Path, extra_env=None) -> float:
         """Runs the scripts in one GIMP session (each -b is evaluated separately, so one
-        failing case does not stop the others). Returns the wall time."""
+        failing case does not stop the others), with extra_env added to GIMP's
+        environment (the plug-in inherits it). Returns the wall time."""
         if self.version == 2:
             argv = ["gimp", "-i", "-d", "-f"]
             for script in scripts:
@@ -235,12 +249,13 @@ class Gimp:
                 argv += ["-b", script]
             argv += ["--quit"]
         argv = ["timeout", str(GIMP_TIMEOUT_S)] + argv
+        gimp_env = {**self.environment(), **(extra_env or {})}
         if self.chroot is None:
             command = argv
-            env = {**os.environ, **self.environment()}
+            env = {**os.environ, **gimp_env}
         else:
             command = [str(ROOT / "tests" / "gimp" / "gimp3-chroot.sh"), "run", "env"]
-            command += [f"{k}={v}" for k, v in self.environment().items()] + argv
+            command += [f"{k}={v}" for k, v in gimp_env.items()] + argv
             env = {**os.environ, "GIMP3_CHROOT": str(self.chroot)}
         for d in ("home", "cache", "data", "config"):
             (self.work / d).mkdir(parents=True, exist_ok=True)
@@ -391,6 +406,39 @@ def check_untouched_after_error(report: Report, out: Path, src: Path, log_text: 
                  + (f"GIMP reported \"{expected}…\"" if reported else f"\"{expected}\" not in the GIMP log"))
 
 
+CANCEL_LINE = re.compile(r"colorize: test cancel requested at library fraction ([0-9.]+) after (\d+) reports; "
+                         r"then (\d+) more reports, the last at ([0-9.]+); the library returned status (\d+) "
+                         r"\(([^)]*)\) ([0-9.]+) s after the request")
+
+
+def check_cancel(report: Report, out: Path, src: Path, log_text: str) -> None:
+    """The plug-in's own cancel (the path of its Cancel button), on a larger layer: the
+    library stops at its next progress report with CANCELLED (10) within CANCEL_LIMIT_S,
+    before the end of its work, and the image is saved afterwards exactly as it was
+    (still GRAY, same pixels)."""
+    name = "cancel stops the library and leaves the image untouched"
+    found = CANCEL_LINE.search(log_text)
+    if not found:
+        never = re.search(r"colorize: test cancel never requested[^\n]*", log_text)
+        report.check(name, False, never.group(0) if never else "no cancel report in the GIMP log")
+        return
+    at, before, after, last, status, status_text, seconds = found.groups()
+    if not out.exists():
+        report.check(name, False, f"GIMP wrote no {out.name} (see the GIMP log)")
+        return
+    _, _, _, info = png.Reader(filename=str(out)).read()
+    a, _ = read_png(out)
+    s, _ = read_png(src)
+    worst = int(np.abs(a - s).max())
+    ok = (int(status) == 10 and int(after) <= 1 and float(last) < 1.0 and float(seconds) <= CANCEL_LIMIT_S
+          and info["greyscale"] and worst == 0)
+    report.check(name, ok,
+                 f"{s.shape[1]}×{s.shape[0]}: cancelled at {float(at):.2f} after {before} reports; "
+                 f"{after} more report(s) (≤ 1), the last at {float(last):.2f} (< 1); status {status} "
+                 f"({status_text}, must be 10) {float(seconds) * 1000:.0f} ms after the request "
+                 f"(≤ {CANCEL_LIMIT_S * 1000:.0f}); still GRAY: {info['greyscale']}, max change {worst} (must be 0)")
+
+
 def check_error(report: Report, name: str, out: Path, log_text: str, expected: str) -> None:
     report.check(name, (not out.exists()) and expected in log_text,
                  ("no output written" if not out.exists() else "an output was written")
@@ -482,10 +530,12 @@ def main() -> int:
         ("zero8", inputs["rgb8"], zero_model, 1.0, None),
         ("zero16", inputs["gray16"], zero_model, 1.0, None),
         ("saturation0", inputs["rgb8"], chroma_model, 0.0, None),
-        ("unknown-model", inputs["rgb8"], work / "no-such-model.onnx", 1.0, None),
+        ("unknown-model", inputs["rgb8"], "no-such-model", 1.0, None),
+        ("missing-model-file", inputs["rgb8"], work / "no-such-model.onnx", 1.0, None),
         ("corrupt-model", inputs["rgb8"], corrupt_model, 1.0, None),
         ("layer-mask", inputs["rgb8"], chroma_model, 1.0, None, "layer-mask"),
         ("inference-error", inputs["gray8"], failing_model, 1.0, None, "caught"),
+        ("cancel", inputs["cancel"], chroma_model, 1.0, None, "caught"),
         ("default-model", inputs["rgb8"], "", 1.0, None),
     ] + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named]
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
@@ -503,16 +553,23 @@ def main() -> int:
 
     # GIMP 3 stops at the first failing batch command (2.10 goes on), so the cases that
     # must fail each get a GIMP session of their own; the others share one.
-    expected_failures = {"unknown-model", "corrupt-model", "layer-mask"} | ({"default-model"} if not with_default else set())
-    sessions = [[s for (name, *_), s in zip(cases, scripts) if name not in expected_failures]]
-    sessions += [[s] for (name, *_), s in zip(cases, scripts) if name in expected_failures]
-    log_text, elapsed = "", 0.0
-    for number, session in enumerate(sessions):
+    expected_failures = {"unknown-model", "missing-model-file", "corrupt-model", "layer-mask"} | ({"default-model"} if not with_default else set())
+    # The cancel case needs a session of its own environment (the variable that makes the
+    # plug-in cancel itself applies to the whole session): it runs first in the unknown-
+    # model session, where it changes nothing (that call fails before the library runs).
+    script_of = {name: s for (name, *_), s in zip(cases, scripts)}
+    alone = expected_failures | {"cancel"}
+    cancel_env = {"COLORIZE_GIMP_TEST_CANCEL_AT": repr(CANCEL_AT)}
+    sessions = [([s for name, s in script_of.items() if name not in alone], None)]
+    sessions += [([script_of["cancel"], script_of[name]], cancel_env) if name == "unknown-model" else ([script_of[name]], None)
+                 for name in script_of if name in expected_failures]
+    log_text, times = "", []
+    for number, (session, extra_env) in enumerate(sessions):
         log = work / f"gimp-{number}.log"
-        elapsed += gimp.run(session, log)
+        times.append(gimp.run(session, log, extra_env))
         log_text += log.read_text(errors="replace")
-    print(f"GIMP {args.gimp}: {len(cases)} batch commands in {len(sessions)} sessions, {elapsed:.1f} s; "
-          f"logs: {work}/gimp-*.log", flush=True)
+    print(f"GIMP {args.gimp}: {len(cases)} batch commands in {len(sessions)} sessions, {sum(times):.1f} s "
+          f"({', '.join(f'{t:.1f}' for t in times)}); logs: {work}/gimp-*.log", flush=True)
 
     report = Report()
     compare_to_reference(report, "GRAY 8-bit vs CLI", outputs["gray8"], ref["gray8"], 1)
@@ -536,10 +593,14 @@ def main() -> int:
     check_unchanged(report, "grey stays grey, 8-bit (zero-chroma model)", outputs["zero8"], inputs["rgb8"], 0, 8)
     check_unchanged(report, "grey stays grey, 16-bit (zero-chroma model)", outputs["zero16"], inputs["gray16"], 2, 16)
     check_grey(report, "saturation 0 gives grey", outputs["saturation0"])
-    check_error(report, "unknown model is a GIMP error", outputs["unknown-model"], log_text, "Unknown model")
+    check_error(report, "unknown model name is a GIMP error", outputs["unknown-model"], log_text,
+                'Unknown model "no-such-model"')
+    check_error(report, "missing model file is a GIMP error", outputs["missing-model-file"], log_text,
+                f'Could not use the model "{gimp.path(work / "no-such-model.onnx")}"')
     check_error(report, "corrupt model is a GIMP error", outputs["corrupt-model"], log_text,
-                "Could not use the model file")
+                f'Could not use the model "{gimp.path(corrupt_model)}"')
     check_untouched_after_error(report, outputs["inference-error"], inputs["gray8"], log_text, "Colorizing failed")
+    check_cancel(report, outputs["cancel"], inputs["cancel"], log_text)
     check_error(report, "a layer mask is refused", outputs["layer-mask"], log_text, "Colorize works on")
     if with_default:
         compare_to_reference(report, "default model (\"\") vs CLI", outputs["default-model"], ref["default"], 1,
