@@ -21,10 +21,16 @@ pub mod budget;
 pub mod color;
 /// The model contract: `colorize.*` metadata keys, input and output rules (docs/model-contract.md).
 pub mod contract;
-/// Export-time rewrite of the decoder's transposed convolutions (PERF_NOTES.md).
+/// Export-time rewrite of the decoder's transposed convolutions (PERF_NOTES.md). A tool,
+/// not the runtime: only with the `tooling` feature (on by default through `cli`).
+#[cfg(feature = "tooling")]
 pub mod deconv_rewrite;
 pub mod io;
+/// Image-quality metrics for evaluation (tool; `tooling` feature).
+#[cfg(feature = "tooling")]
 pub mod metrics;
+/// An ONNX graph builder for test and shipped models (tool; `tooling` feature).
+#[cfg(feature = "tooling")]
 pub mod onnx;
 
 mod capi;

@@ -19,7 +19,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use image::ImageFormat;
@@ -38,14 +38,23 @@ macro_rules! note {
 /// output-path lines are printed, and the batch goes on.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
-/// Prints one line on stdout. On a closed pipe (EPIPE) or any other write error, stops
-/// printing for the rest of the run (saying why, unless it is a closed pipe).
+/// Set by -0: lines on stdout end with a NUL byte instead of a newline.
+static NUL_TERMINATED: AtomicBool = AtomicBool::new(false);
+
+/// Prints one line on stdout (NUL-terminated with -0). On a closed pipe (EPIPE) or any
+/// other write error, stops printing for the rest of the run (saying why, unless it is a
+/// closed pipe).
 fn print_line(line: &str) {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
+    let end = if NUL_TERMINATED.load(Ordering::Relaxed) {
+        '\0'
+    } else {
+        '\n'
+    };
     let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+    if let Err(e) = write!(out, "{line}{end}").and_then(|()| out.flush()) {
         if !STDOUT_CLOSED.swap(true, Ordering::Relaxed)
             && e.kind() != std::io::ErrorKind::BrokenPipe
         {
@@ -88,12 +97,6 @@ fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
     out.write_all(bytes).and_then(|()| out.flush())
 }
-
-/// File extensions read when searching folders.
-const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "tif", "tiff", "pgm", "ppm", "pnm", "pbm", "pam", "bmp", "webp", "gif",
-    "tga", "qoi",
-];
 
 /// The suffix of the temporary files `colorize::io::write_atomic` makes next to an output:
 /// `.NAME.RANDOM.colorize-tmp` for the output `NAME`.
@@ -151,37 +154,7 @@ fn is_glob(text: &str) -> bool {
     text.contains(['*', '?', '['])
 }
 
-fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
-/// Image files under `dir`, sorted, skipping hidden entries and the folder `exclude`.
-fn walk(dir: &Path, exclude: Option<&Path>, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for path in entries {
-        if path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'))
-        {
-            continue;
-        }
-        if path.is_dir() {
-            if exclude.is_some_and(|ex| path.canonicalize().is_ok_and(|c| c == ex)) {
-                continue;
-            }
-            walk(&path, exclude, found)?;
-        } else if has_image_extension(&path) {
-            found.push(path);
-        }
-    }
-    Ok(())
-}
+use colorize::io::has_image_extension;
 
 /// The output format of a job: --format, else the output file's extension, else the
 /// input's own format when it is PNG, JPEG, TIFF or PNM (a WebP, BMP or GIF input is
@@ -205,10 +178,10 @@ fn output_format(cli: &Cli, output_name: Option<&Path>, input: Option<&Path>) ->
 /// The output extensions `-o FILE` may have (or --format is needed).
 const WRITABLE_EXTENSIONS: &str = ".png, .jpg/.jpeg, .tif/.tiff, .ppm, .webp, .bmp or .gif";
 
-/// Whether `path` exists and is neither a regular file nor a folder (a FIFO, a device):
-/// such an output is written into as a stream, whatever its name.
+/// Whether `path` is a FIFO or character device named directly: such an output is
+/// written into as a stream, whatever its name.
 fn is_stream(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    colorize::io::output_target(path) == colorize::io::OutputTarget::Stream
 }
 
 /// Checks, before any work, that files can be created in the folder `dir` (or, when it
@@ -274,6 +247,9 @@ fn check_output(cli: &Cli, output: &str, output_is_folder: bool, why: &str) -> R
         }
         return check_writable(out).map_err(|e| format!("-o {output}: {e}"));
     }
+    if let colorize::io::OutputTarget::Refused(why) = colorize::io::output_target(out) {
+        return Err(format!("-o {output}: {why}"));
+    }
     if is_stream(out) {
         return Ok(());
     }
@@ -292,10 +268,7 @@ fn check_output(cli: &Cli, output: &str, output_is_folder: bool, why: &str) -> R
 /// Whether an existing output is whole: a non-empty file that decodes (--skip-existing
 /// trusts nothing less).
 fn output_is_complete(path: &Path, cli: &Cli) -> bool {
-    let limits = colorize::io::Limits {
-        max_pixels: cli.max_pixels,
-        ..Default::default()
-    };
+    let limits = limits(cli);
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0)
         && colorize::io::decode_file(path, &limits).is_ok()
 }
@@ -487,6 +460,8 @@ struct Plan {
     jobs: Vec<Job>,
     /// Failures of this shard, and argument-level ones.
     failures: Vec<Failure>,
+    /// Entries of input folders passed over, with why (said on stderr).
+    notes: Vec<String>,
     /// Inputs in the whole batch.
     total: usize,
     /// Lexically absolute paths of every input of the whole batch, and canonical paths of
@@ -511,6 +486,8 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
         key: None,
     };
     let mut folder_inputs = 0;
+    let mut notes = Vec::new();
+    let several = cli.inputs.len() + usize::from(cli.files_from.is_some()) > 1;
     for input in &cli.inputs {
         if input == "-" {
             found.push(Found {
@@ -522,20 +499,36 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
         let path = PathBuf::from(input);
         if path.is_dir() {
             folder_inputs += 1;
-            let mut files = Vec::new();
-            match walk(&path, out_dir_resolved.as_deref(), &mut files) {
-                Ok(()) if files.is_empty() => {
-                    failures.push(argument_failure(input, "no images in this folder"))
-                }
-                Ok(()) => found.extend(files.into_iter().map(|f| {
-                    let inner = f.strip_prefix(&path).unwrap_or(&f).to_path_buf();
-                    Found {
-                        source: Source::File(f),
-                        origin: Origin::Folder(path.clone(), inner),
-                    }
-                })),
-                Err(e) => failures.push(argument_failure(input, &e.to_string())),
+            let walk = colorize::io::walk_images(
+                &path,
+                &colorize::io::WalkOptions {
+                    follow_links: cli.follow_links,
+                    exclude: out_dir_resolved.clone(),
+                },
+            );
+            let in_folder = |p: &Path| Found {
+                source: Source::File(p.to_path_buf()),
+                origin: Origin::Folder(
+                    path.clone(),
+                    p.strip_prefix(&path).unwrap_or(p).to_path_buf(),
+                ),
+            };
+            for (skipped, why) in &walk.skipped {
+                notes.push(format!("{}: {why}; skipped", skipped.display()));
             }
+            // Each unreadable entry is one failure, owned by one shard; the rest is found.
+            for (unreadable, e) in &walk.errors {
+                failures.push(Failure {
+                    input: unreadable.display().to_string(),
+                    output: None,
+                    message: e.clone(),
+                    key: Some(in_folder(unreadable).key(several)),
+                });
+            }
+            if walk.files.is_empty() && walk.errors.is_empty() {
+                failures.push(argument_failure(input, "no images in this folder"));
+            }
+            found.extend(walk.files.iter().map(|f| in_folder(f)));
         } else if path.exists() {
             found.push(Found {
                 source: Source::File(path),
@@ -581,7 +574,6 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
     {
         return Err("- (stdin) may be given only once".to_string());
     }
-    let several = cli.inputs.len() + usize::from(cli.files_from.is_some()) > 1;
     let single_file = cli.inputs.len() == 1
         && cli.files_from.is_none()
         && folder_inputs == 0
@@ -702,6 +694,7 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
     Ok(Plan {
         jobs,
         failures,
+        notes,
         total,
         inputs,
     })
@@ -809,18 +802,129 @@ fn temp_target(file_name: &OsStr) -> Option<&str> {
         .then_some(target)
 }
 
-fn run_job(
-    job: &Job,
-    cli: &Cli,
-    model: &colorize::Model,
-    options: &colorize::Options,
-    inputs: &HashSet<PathBuf>,
-) -> colorize::Result<JobDone> {
-    let limits = colorize::io::Limits {
+/// The decoding limits of the command line.
+fn limits(cli: &Cli) -> colorize::io::Limits {
+    colorize::io::Limits {
         max_pixels: cli.max_pixels,
+        accept_truncated: cli.accept_truncated,
         ..Default::default()
+    }
+}
+
+/// Memory for the images in progress together (--memory-budget): each image reserves its
+/// estimated peak once its header is read, before its pixels are decoded, and waits while
+/// the others hold too much. Waiting happens on the batch's own worker threads, never on
+/// rayon's (a rayon thread waiting could be the one running the image that holds the memory).
+struct MemoryPool {
+    total: u64,
+    used: Mutex<u64>,
+    freed: Condvar,
+}
+
+/// Memory reserved from a [`MemoryPool`], given back when dropped.
+struct Reservation<'a> {
+    pool: &'a MemoryPool,
+    bytes: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut used = self.pool.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used -= self.bytes;
+        self.pool.freed.notify_all();
+    }
+}
+
+fn gigabytes(bytes: u64) -> String {
+    format!("{:.2} GB", bytes as f64 / 1e9)
+}
+
+impl MemoryPool {
+    fn new(total: u64) -> Self {
+        MemoryPool {
+            total,
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Reserves `bytes` for an image of `header`, waiting for others to finish if need
+    /// be; refuses an image that could never fit.
+    fn reserve(
+        &self,
+        bytes: u64,
+        header: &colorize::io::Header,
+    ) -> colorize::Result<Reservation<'_>> {
+        if bytes > self.total {
+            return Err(colorize::Error::new(
+                colorize::ErrorKind::TooLarge,
+                format!(
+                    "a {}x{} image needs about {} of memory with these options, over the \
+                     memory budget of {} (a smaller --size or --resize, --mode native, or a \
+                     larger --memory-budget)",
+                    header.width,
+                    header.height,
+                    gigabytes(bytes),
+                    gigabytes(self.total)
+                ),
+            ));
+        }
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used + bytes > self.total {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += bytes;
+        Ok(Reservation { pool: self, bytes })
+    }
+}
+
+/// What [`run_job`] needs besides the job.
+struct Context<'a> {
+    cli: &'a Cli,
+    model: &'a colorize::Model,
+    options: &'a colorize::Options<'a>,
+    inputs: &'a HashSet<PathBuf>,
+    memory: &'a MemoryPool,
+}
+
+fn run_job(job: &Job, context: &Context<'_>) -> colorize::Result<JobDone> {
+    let Context {
+        cli,
+        model,
+        options,
+        inputs,
+        memory,
+    } = *context;
+    let limits = limits(cli);
+    // A test hook: a panic on a rayon thread inside this input's work, as an allocation
+    // failure inside the network would raise, for the batch's panic handling to be tested.
+    if let (Some(marker), Source::File(path)) =
+        (std::env::var_os("COLORIZE_TEST_PANIC_ON"), &job.source)
+    {
+        if path.as_os_str() == marker {
+            use rayon::prelude::*;
+            (0..2).into_par_iter().for_each(|i| {
+                if i == 1 {
+                    panic!("test panic for {}", path.display())
+                }
+            });
+        }
+    }
+    // The estimate of the whole job, from the header (and --resize), before decoding.
+    let reserve = |header: &colorize::io::Header| {
+        let (mut w, mut h) = (header.width, header.height);
+        if let Some((rw, rh)) = cli.resize {
+            if u64::from(rw) * u64::from(rh) > u64::from(w) * u64::from(h) {
+                (w, h) = (rw, rh);
+            }
+        }
+        let input = u64::from(header.color.bytes_per_pixel());
+        let channels = u64::from(header.color.channel_count()).max(1);
+        let output = input / channels * if header.color.has_alpha() { 4 } else { 3 };
+        let bytes = colorize::budget::estimate_peak_bytes(model, options, w, h, input, output);
+        memory.reserve(bytes, header)
     };
-    let image = match &job.source {
+    let (image, _reservation) = match &job.source {
         Source::Stdin => {
             let bytes = colorize::io::read_stream(std::io::stdin().lock(), &limits)?;
             if bytes.is_empty() {
@@ -829,9 +933,9 @@ fn run_job(
                     "stdin is empty",
                 ));
             }
-            colorize::io::decode_bytes(&bytes, &limits)?
+            colorize::io::decode_bytes_with(&bytes, &limits, reserve)?
         }
-        Source::File(path) => colorize::io::decode_file(path, &limits)?,
+        Source::File(path) => colorize::io::decode_file_with(path, &limits, reserve)?,
     };
     let image = match cli.resize {
         Some((w, h)) => {
@@ -928,6 +1032,37 @@ impl Report {
     }
 }
 
+/// Set while the jobs run: a panic is caught by the job that raised it and reported as
+/// that input's error, so the default hook's message on stderr is not printed.
+static QUIET_PANICS: AtomicBool = AtomicBool::new(false);
+
+/// Installs (once) a panic hook that stays silent while [`QUIET_PANICS`] is set.
+fn quiet_panics_in_jobs() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.load(Ordering::Relaxed) {
+                default(info);
+            }
+        }));
+    });
+    QUIET_PANICS.store(true, Ordering::Relaxed);
+}
+
+/// A caught panic as an input's error.
+fn panic_error(payload: Box<dyn std::any::Any + Send>) -> colorize::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    colorize::Error::new(
+        colorize::ErrorKind::Inference,
+        format!("internal error, this input was given up (please report it): {message}"),
+    )
+}
+
 /// Set by SIGINT or SIGTERM (Slurm's scancel, a job's time limit): no new image is
 /// started, the ones being written are finished. A second signal kills at once.
 static STOP: AtomicI32 = AtomicI32::new(0);
@@ -955,9 +1090,11 @@ fn catch_stop_signals() {
 
 pub fn run(cli: &Cli) -> ExitCode {
     let started = Instant::now();
+    NUL_TERMINATED.store(cli.print0, Ordering::Relaxed);
     let Plan {
         jobs,
         failures,
+        notes,
         total,
         inputs,
     } = match plan(cli) {
@@ -967,6 +1104,9 @@ pub fn run(cli: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for line in &notes {
+        note!("colorize: {line}");
+    }
     for f in &failures {
         note!("colorize: {}: {}", f.input, f.message);
     }
@@ -1064,6 +1204,14 @@ pub fn run(cli: &Cli) -> ExitCode {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1);
+        // The network's and the pixel loops' parallel work runs on rayon's global pool,
+        // sized to --jobs, so the batch never uses more cores than asked.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global();
+        let memory = MemoryPool::new(cli.memory_budget.unwrap_or_else(|| {
+            colorize::budget::available_memory().map_or(u64::MAX, |m| m / 4 * 3)
+        }));
         let show_bar = !cli.quiet && std::io::stderr().is_terminal() && jobs.len() > 1;
         let bar = if show_bar {
             let style = indicatif::ProgressStyle::with_template(
@@ -1074,59 +1222,84 @@ pub fn run(cli: &Cli) -> ExitCode {
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-            Ok(pool) => pool,
-            Err(e) => {
-                note!("colorize: cannot start {threads} threads: {e}");
-                return ExitCode::from(1);
-            }
-        };
         let stdout_used = jobs.iter().any(|j| matches!(j.sink, Sink::Stdout));
+        let print_paths = (cli.print || cli.print0) && !stdout_used;
         // Not while reading an image from stdin: that read would not be interrupted.
         if !jobs.iter().any(|j| matches!(j.source, Source::Stdin)) {
             catch_stop_signals();
         }
-        let stopping = AtomicBool::new(false);
         let alpha_noted = AtomicBool::new(false);
-        pool.install(|| {
-            jobs.par_iter().for_each(|job| {
-                if STOP.load(Ordering::SeqCst) != 0 {
-                    stopping.store(true, Ordering::Relaxed);
-                    not_started.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                let t = Instant::now();
-                let result = run_job(job, cli, &model, &options, &inputs);
-                let ms = t.elapsed().as_millis() as u64;
-                let (input, output) = (job.source.label(), job.sink.label());
-                match result {
-                    Ok(job_done) => {
-                        done.fetch_add(1, Ordering::Relaxed);
-                        report.line(&input, Some(&output), "colorized", None, ms);
-                        if job_done.alpha_dropped && !alpha_noted.swap(true, Ordering::Relaxed) {
-                            let format = format!("{:?}", job.format).to_uppercase();
-                            bar.suspend(|| {
-                                note!(
-                                    "colorize: note: {format} has no alpha channel; the \
-                                     transparency of {input} (and of any other such input) \
-                                     is dropped: use PNG, TIFF or WebP to keep it"
-                                )
-                            });
-                        }
-                        if !stdout_used && !cli.quiet {
-                            bar.suspend(|| print_line(&output));
-                        }
+        let context = Context {
+            cli,
+            model: &model,
+            options: &options,
+            inputs: &inputs,
+            memory: &memory,
+        };
+        let next = AtomicUsize::new(0);
+        quiet_panics_in_jobs();
+        let work = || loop {
+            let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                return;
+            };
+            if STOP.load(Ordering::SeqCst) != 0 {
+                not_started.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let t = Instant::now();
+            // A panic (a bug, or an allocation the estimate missed) ends this input only:
+            // its message becomes the input's error and the batch goes on.
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(job, &context)))
+                    .unwrap_or_else(|payload| Err(panic_error(payload)));
+            let ms = t.elapsed().as_millis() as u64;
+            let (input, output) = (job.source.label(), job.sink.label());
+            match result {
+                Ok(job_done) => {
+                    done.fetch_add(1, Ordering::Relaxed);
+                    report.line(&input, Some(&output), "colorized", None, ms);
+                    if job_done.alpha_dropped && !alpha_noted.swap(true, Ordering::Relaxed) {
+                        let format = format!("{:?}", job.format).to_uppercase();
+                        bar.suspend(|| {
+                            note!(
+                                "colorize: note: {format} has no alpha channel; the \
+                                 transparency of {input} (and of any other such input) \
+                                 is dropped: use PNG, TIFF or WebP to keep it"
+                            )
+                        });
                     }
+                    if print_paths {
+                        bar.suspend(|| print_line(&output));
+                    }
+                }
+                Err(e) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    let message = e.to_string();
+                    report.line(&input, Some(&output), "failed", Some(&message), ms);
+                    bar.suspend(|| note!("colorize: {input}: {message}"));
+                }
+            }
+            bar.inc(1);
+        };
+        let started_all = std::thread::scope(|scope| {
+            let mut started = 0;
+            for i in 0..threads.min(jobs.len()) {
+                match std::thread::Builder::new()
+                    .name(format!("colorize-job-{i}"))
+                    .spawn_scoped(scope, work)
+                {
+                    Ok(_) => started += 1,
                     Err(e) => {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                        let message = e.to_string();
-                        report.line(&input, Some(&output), "failed", Some(&message), ms);
-                        bar.suspend(|| note!("colorize: {input}: {message}"));
+                        note!("colorize: cannot start a worker thread: {e}");
+                        break;
                     }
                 }
-                bar.inc(1);
-            })
+            }
+            started > 0
         });
+        if !started_all {
+            return ExitCode::from(1);
+        }
         bar.finish_and_clear();
     }
     let (done, failed, not_started) = (

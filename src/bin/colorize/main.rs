@@ -1,7 +1,7 @@
 //! `colorize`: colorize black-and-white photos from the command line.
 //!
 //! `colorize IN -o OUT` for one file; folders are mirrored into an output folder; `-` is
-//! stdin/stdout. `colorize eval ...` and `colorize compare ...` are separate subcommands
+//! stdin/stdout. `colorize eval ...` and `colorize compare ...` are clap subcommands
 //! (eval.rs, compare.rs). Exit status: 0 all done, 1 some inputs failed, 2 usage error
 //! (nothing done), 128+N stopped by signal N. A closed stdout (`| head -1`) only stops the
 //! output-path lines: the batch is finished and the status is as without it.
@@ -10,11 +10,10 @@ mod batch;
 mod compare;
 mod eval;
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Plausible colour for black-and-white photographs. Colour inputs are first reduced to
 /// their lightness (CIE L*); every output keeps the input's L* and alpha.
@@ -22,11 +21,30 @@ use clap::{Parser, ValueEnum};
 #[command(
     name = "colorize",
     version,
-    after_help = "Subcommands: `colorize eval --help`, `colorize compare --help`.\n\
-                  Examples:\n  colorize old.jpg -o new.jpg\n  colorize scans/ -o coloured/ --jobs 2 --skip-existing\n  \
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  colorize old.jpg -o new.jpg\n  colorize scans/ -o coloured/ --jobs 2 --skip-existing --print\n  \
                   colorize scans/ -o coloured/ --shard 3/8 --skip-existing --report r3.jsonl\n  \
                   convert photo.jpg pgm:- | colorize - -o - | convert - out.jpg"
 )]
+struct Command {
+    #[command(subcommand)]
+    tool: Option<Tool>,
+    #[command(flatten)]
+    run: Cli,
+}
+
+#[derive(Subcommand, Debug)]
+enum Tool {
+    /// Scores models on colour photos (PSNR, AuC of the a*b* error, colourfulness) beside
+    /// the grayscale baseline.
+    Eval(eval::EvalArgs),
+    /// Colorizes photos with several models and writes one comparison grid image.
+    Compare(compare::CompareArgs),
+}
+
+/// Colorizing files, folders and streams (the command without a subcommand).
+#[derive(Args, Debug)]
 pub struct Cli {
     /// Input files, folders (searched recursively), globs ("scans/*.tif"), or - for stdin.
     #[arg(required_unless_present_any = ["list_models", "files_from"])]
@@ -108,10 +126,36 @@ pub struct Cli {
     #[arg(long, value_name = "PIXELS", default_value_t = colorize::io::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
 
-    /// No progress bar, no summary line and no output paths on stdout (errors and warnings
-    /// still go to stderr).
+    /// Print each output's path on stdout as it is written, one per line.
+    #[arg(long)]
+    pub print: bool,
+
+    /// Print each output's path on stdout followed by a NUL byte instead of a newline (for
+    /// `xargs -0`; file names may hold newlines).
+    #[arg(short = '0', long = "print0")]
+    pub print0: bool,
+
+    /// No progress bar and no summary line (errors and warnings still go to stderr; output
+    /// paths only with --print or -0).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Enter symbolic links to folders when searching input folders (each folder is
+    /// searched once, so link loops end). Without it they are skipped with a note.
+    #[arg(long)]
+    pub follow_links: bool,
+
+    /// Decode a JPEG that ends before its end marker (a cut-off copy) instead of refusing
+    /// it; the missing rows come out flat.
+    #[arg(long)]
+    pub accept_truncated: bool,
+
+    /// Memory for the images in progress together, e.g. 4G or 800M (default: three
+    /// quarters of the memory available at start). An image whose estimated peak is over
+    /// it is refused before it is decoded; images run at once only as far as their
+    /// estimates fit.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub memory_budget: Option<u64>,
 
     /// List the embedded models and exit.
     #[arg(long)]
@@ -177,14 +221,46 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// Loads `--model`: a path if such a file exists or it looks like one, else a name.
-pub fn load_model(spec: &str) -> colorize::Result<colorize::Model> {
-    let path = PathBuf::from(spec);
-    if path.is_file() || spec.ends_with(".onnx") || spec.contains(std::path::MAIN_SEPARATOR) {
-        colorize::Model::from_file(&path)
-    } else {
-        colorize::Model::from_name(spec)
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let usage = "expected a size in bytes, e.g. 4G, 800M, 1500000000";
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let scale: u64 = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches(['B', 'I'])
+    {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(usage.to_string()),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 1.0 => Ok((n * scale as f64) as u64),
+        _ => Err(usage.to_string()),
     }
+}
+
+/// Loads `--model` by the library's one rule (a value with a `/` or ending in `.onnx` is a
+/// file, anything else a model name), so a file in the working folder never replaces a name.
+pub fn load_model(spec: &str) -> colorize::Result<colorize::Model> {
+    // Opening a FIFO for reading blocks until a writer comes: only regular files are read.
+    if spec.contains('/') || spec.ends_with(".onnx") {
+        if let Ok(meta) = std::fs::metadata(spec) {
+            if !meta.is_file() {
+                return Err(colorize::Error::new(
+                    colorize::ErrorKind::ModelLoad,
+                    format!("{spec}: not a regular file (a model is read only from a file)"),
+                ));
+            }
+        }
+    }
+    colorize::Model::from_name_or_path(spec)
 }
 
 fn main() -> ExitCode {
@@ -192,15 +268,16 @@ fn main() -> ExitCode {
     // leave no partial output, instead of SIGXFSZ killing the process mid-file.
     // SAFETY: sets a signal disposition at start-up, before any other thread exists.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-    let args: Vec<OsString> = std::env::args_os().collect();
-    // The subcommands get their own argument list, starting with their name.
-    match args.get(1).and_then(|a| a.to_str()) {
-        Some("eval") => return eval::run(args[1..].to_vec()),
-        Some("compare") => return compare::run(args[1..].to_vec()),
-        _ => {}
-    }
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let cli = match Command::try_parse() {
+        Ok(Command {
+            tool: Some(tool), ..
+        }) => {
+            return match tool {
+                Tool::Eval(args) => eval::run(&args),
+                Tool::Compare(args) => compare::run(&args),
+            }
+        }
+        Ok(Command { run, .. }) => run,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
