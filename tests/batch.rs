@@ -452,7 +452,9 @@ fn sigterm_stops_cleanly_and_a_rerun_finishes() {
     }
     let mut child = f
         .command()
-        .args(["photos", "-o", "out", "--jobs", "1", "--report", "r.jsonl"])
+        .args([
+            "photos", "-o", "out", "--jobs", "1", "--report", "r.jsonl", "--print",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -173,7 +173,7 @@ fn folder_is_mirrored_and_resumed_with_skip_existing() {
         .iter()
         .map(|p| std::fs::read(f.path("photos").join(p)).unwrap())
         .collect();
-    let out = f.run(&["photos", "-o", "coloured", "--jobs", "2"]);
+    let out = f.run(&["photos", "-o", "coloured", "--jobs", "2", "--print"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         tree(&f.path("coloured")),

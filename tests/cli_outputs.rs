@@ -225,7 +225,7 @@ fn closed_stdout_pipe_does_not_panic_and_the_batch_finishes() {
     }
     let mut child = f
         .command()
-        .args(["photos", "-o", "out", "-j1"])
+        .args(["photos", "-o", "out", "-j1", "--print"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -251,7 +251,7 @@ fn closed_stdout_pipe_does_not_panic_and_the_batch_finishes() {
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "'{BIN}' --model '{}' photos -o out2 -j1 | head -1",
+            "'{BIN}' --model '{}' photos -o out2 -j1 --print | head -1",
             f.model.display()
         ))
         .current_dir(f.dir.path())
@@ -339,7 +339,7 @@ fn skip_existing_redoes_empty_and_broken_outputs() {
     std::fs::write(f.path("out/b.png"), b"").unwrap();
     std::fs::write(f.path("out/c.png"), &whole[..whole.len() / 2]).unwrap();
     std::fs::write(f.path("out/d.png"), b"not an image at all").unwrap();
-    let out = f.run(&["photos", "-o", "out", "--skip-existing"]);
+    let out = f.run(&["photos", "-o", "out", "--skip-existing", "--print"]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut redone: Vec<&str> = stdout.lines().collect();
@@ -370,7 +370,10 @@ fn quiet_prints_nothing_on_stdout() {
     assert!(out.stdout.is_empty(), "{}", text(&out));
     assert!(out.stderr.is_empty(), "{}", text(&out));
     assert_eq!(tree(&f.path("out")).len(), 3);
+    // Paths only when asked for, even with -q.
     let out = f.run(&["photos", "-o", "out2"]);
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    let out = f.run(&["photos", "-o", "out3", "--print", "-q"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
 }
 

@@ -115,7 +115,7 @@ fn killed_folder_batch_resumes_with_skip_existing() {
             .arg(&photos)
             .arg("-o")
             .arg(&out_dir)
-            .args(["--skip-existing", "--jobs", "2"]);
+            .args(["--skip-existing", "--jobs", "2", "--print"]);
         c
     };
 

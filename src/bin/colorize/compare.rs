@@ -5,23 +5,21 @@
 //! Labels are drawn with `ab_glyph` in a DejaVu (or Liberation) font found at run time
 //! under the system font folders; without one the grid is written without text.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
-use clap::Parser;
+use clap::Args;
 use colorize::metrics;
 use image::{Rgb, RgbImage};
 
 /// Colorizes photos with several models and writes one comparison grid image.
-#[derive(Parser, Debug)]
+#[derive(Args, Debug)]
 #[command(
-    name = "colorize compare",
     after_help = "Example:\n  colorize compare --models landscape-l2,landscape-huber,landscape-pmse a.jpg b.jpg -o grid.png"
 )]
-struct CompareArgs {
+pub struct CompareArgs {
     /// Photos (grey or colour), or folders of photos.
     #[arg(required = true)]
     images: Vec<PathBuf>,
@@ -52,19 +50,8 @@ const LABEL_PX: f32 = 16.0;
 const BACKGROUND: Rgb<u8> = Rgb([40, 40, 40]);
 const TEXT: Rgb<u8> = Rgb([235, 235, 235]);
 
-pub fn run(args: Vec<OsString>) -> ExitCode {
-    let args = match CompareArgs::try_parse_from(args) {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    match compare(&args) {
+pub fn run(args: &CompareArgs) -> ExitCode {
+    match compare(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("colorize compare: {message}");

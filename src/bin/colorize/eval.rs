@@ -6,25 +6,23 @@
 //! grey (each pixel's L* with a* = b* = 0, which is also the baseline's output), colorized
 //! by each model, and scored against the original. Nothing is written to disk.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::Args;
 use colorize::metrics::{self, ScoreSummary};
 use image::RgbImage;
 
 /// Scores models on colour photos (PSNR, AuC of the a*b* error, colourfulness) beside
 /// the grayscale baseline.
-#[derive(Parser, Debug)]
+#[derive(Args, Debug)]
 #[command(
-    name = "colorize eval",
     after_help = "Examples:\n  colorize eval --model landscape-l2,landscape-pmse ../shared/data/eval/sun-hays-80 --size 256\n  \
                   colorize eval ../shared/data/intel-scenes/test --files-from tests/data/intel-test-first500.txt --json\n\
                   Without --model only the grayscale baseline is scored."
 )]
-struct EvalArgs {
+pub struct EvalArgs {
     /// Folder of colour photos (searched recursively, taken in sorted path order).
     folder: PathBuf,
 
@@ -66,24 +64,8 @@ struct EvalArgs {
     quiet: bool,
 }
 
-/// File name extensions taken as photos when a folder is searched.
-const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "ppm", "pnm",
-];
-
-pub fn run(args: Vec<OsString>) -> ExitCode {
-    let args = match EvalArgs::try_parse_from(args) {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    match evaluate(&args) {
+pub fn run(args: &EvalArgs) -> ExitCode {
+    match evaluate(args) {
         Ok(report) => {
             if args.json {
                 println!(
@@ -155,20 +137,14 @@ pub(crate) fn photo_paths(
     Ok(paths)
 }
 
+/// Every image file under `dir` (the library's walker: links to folders are not followed,
+/// special files are passed over); an unreadable entry is an error.
 fn collect_images(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for entry in entries {
-        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-        if path.is_dir() {
-            collect_images(&path, found)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
-            found.push(path);
-        }
+    let walk = colorize::io::walk_images(dir, &colorize::io::WalkOptions::default());
+    if let Some((path, e)) = walk.errors.first() {
+        return Err(format!("{}: {e}", path.display()));
     }
+    found.extend(walk.files);
     Ok(())
 }
 
@@ -217,11 +193,15 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
         summary: ScoreSummary::new(),
         colorize_time: Duration::ZERO,
     }];
-    rows.extend(models.iter().map(|(spec, model)| Row {
-        name: spec.clone(),
-        loss: model.metadata("colorize.loss").map(str::to_owned),
-        summary: ScoreSummary::new(),
-        colorize_time: Duration::ZERO,
+    rows.extend(models.iter().map(|(spec, model)| {
+        Row {
+            name: spec.clone(),
+            loss: model
+                .metadata(colorize::contract::keys::LOSS)
+                .map(str::to_owned),
+            summary: ScoreSummary::new(),
+            colorize_time: Duration::ZERO,
+        }
     }));
 
     let progress = if args.quiet {
