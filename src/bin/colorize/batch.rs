@@ -924,7 +924,7 @@ fn run_job(job: &Job, context: &Context<'_>) -> colorize::Result<JobDone> {
         let bytes = colorize::budget::estimate_peak_bytes(model, options, w, h, input, output);
         memory.reserve(bytes, header)
     };
-    let (image, _reservation) = match &job.source {
+    let (image, _reservation, carried) = match &job.source {
         Source::Stdin => {
             let bytes = colorize::io::read_stream(std::io::stdin().lock(), &limits)?;
             if bytes.is_empty() {
@@ -933,10 +933,24 @@ fn run_job(job: &Job, context: &Context<'_>) -> colorize::Result<JobDone> {
                     "stdin is empty",
                 ));
             }
-            colorize::io::decode_bytes_with(&bytes, &limits, reserve)?
+            let carried = crate::metadata::check(crate::metadata::Carried::from_bytes(&bytes))?;
+            let (image, reservation) = colorize::io::decode_bytes_with(&bytes, &limits, reserve)?;
+            (image, reservation, carried)
         }
-        Source::File(path) => colorize::io::decode_file_with(path, &limits, reserve)?,
+        Source::File(path) => {
+            let carried = crate::metadata::check(crate::metadata::Carried::from_path(path))?;
+            let (image, reservation) = colorize::io::decode_file_with(path, &limits, reserve)?;
+            (image, reservation, carried)
+        }
     };
+    // Colour-managed to sRGB before the engine takes L*; metadata settled for the output.
+    let (image, input) = crate::metadata::take_in(
+        image,
+        carried,
+        cli.strip,
+        cli.keep_profile,
+        &job.source.label(),
+    )?;
     let image = match cli.resize {
         Some((w, h)) => {
             if u64::from(w) * u64::from(h) > cli.max_pixels {
@@ -950,13 +964,15 @@ fn run_job(job: &Job, context: &Context<'_>) -> colorize::Result<JobDone> {
         None => image,
     };
     let coloured = colorize::colorize_image(model, options, image)?;
+    let coloured = crate::metadata::give_out(coloured, &input)?;
     let done = JobDone {
         alpha_dropped: colorize::io::drops_alpha(&coloured, job.format),
     };
-    let encode_options = colorize::io::EncodeOptions {
-        jpeg_quality: cli.quality,
+    let settings = crate::metadata::Settings {
+        quality: cli.quality,
+        subsampling: cli.subsampling,
     };
-    let bytes = colorize::io::encode_with(&coloured, job.format, &encode_options)?;
+    let bytes = crate::metadata::encode(&coloured, job.format, &input.carried, &settings)?;
     match &job.sink {
         Sink::Stdout => write_stdout(&bytes)
             .map(|()| done)

@@ -9,6 +9,8 @@
 mod batch;
 mod compare;
 mod eval;
+mod metadata;
+mod profile;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,10 +91,23 @@ pub struct Cli {
     #[arg(long, value_enum)]
     pub format: Option<CliFormat>,
 
-    /// JPEG quality, 1 to 100 (chroma is always kept whole: 4:4:4).
-    #[arg(long, value_name = "N", default_value_t = colorize::io::DEFAULT_JPEG_QUALITY,
-          value_parser = clap::value_parser!(u8).range(1..=100))]
-    pub quality: u8,
+    /// JPEG quality, 1 to 100 (default: a JPEG input's own, estimated from its
+    /// quantisation tables; else 92).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: Option<u8>,
+
+    /// JPEG chroma subsampling: 444, 422 or 420 (default: a JPEG input's own; else 444).
+    #[arg(long, value_name = "444|422|420", value_parser = metadata::parse_subsampling)]
+    pub subsampling: Option<metadata::Subsampling>,
+
+    /// Write none of the input's metadata (EXIF, XMP, IPTC, ICC profile, resolution).
+    #[arg(long)]
+    pub strip: bool,
+
+    /// Convert the output back to the input's ICC profile and tag it with that profile
+    /// (default: converted to sRGB and tagged sRGB).
+    #[arg(long)]
+    pub keep_profile: bool,
 
     /// Images processed at once (default: the number of CPUs).
     #[arg(short, long, value_name = "N")]
