@@ -23,7 +23,8 @@ on_response (GtkDialog *dialog, gint response, ColorizeProgressWindow *window)
 static gboolean
 on_delete (GtkWidget *widget, GdkEvent *event, ColorizeProgressWindow *window)
 {
-  return TRUE; /* the window stays until the run ends; "response" has asked it to stop */
+  on_response (GTK_DIALOG (widget), GTK_RESPONSE_DELETE_EVENT, window);
+  return TRUE; /* the window stays until the run has stopped */
 }
 
 static void
