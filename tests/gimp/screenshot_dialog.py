@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Takes a screenshot of plug-in-colorize's dialog under Xvfb, for the README.
+"""Takes a screenshot of plug-in-colorize's dialog under Xvfb, for docs/gimp.md.
 
     GIMP2_DIRECTORY=PROFILE screenshot_dialog.py OUT.png [--image IMG]
     GIMP3_DIRECTORY=PROFILE screenshot_dialog.py OUT.png --gimp 3 --chroot DIR [--image IMG]
