@@ -1,9 +1,10 @@
 /* colorize_pgm: read a binary 8-bit PGM (P5), colorize it, write a binary PPM (P6).
  *
  *   cc colorize_pgm.c -I../include -L../target/release -lcolorize -o colorize_pgm
- *   ./colorize_pgm photo.pgm photo.ppm [model.onnx]
+ *   ./colorize_pgm photo.pgm photo.ppm [MODEL]
  *
- * Without a model file the library's embedded default model is used. */
+ * MODEL is a model name or a path (colorize_model_load); without it the library's
+ * embedded default model is used. Installed: cc colorize_pgm.c $(pkg-config --cflags --libs colorize) */
 #include "colorize.h"
 
 #include <stdio.h>
@@ -24,6 +25,16 @@ static int read_pgm(const char *path, unsigned char **pixels, size_t *width, siz
   return got == *width * *height;
 }
 
+/* Progress: called on this thread with 0..1; prints each quarter reached when
+ * COLORIZE_PGM_PROGRESS is set. Returning false would stop the call (buffer untouched). */
+static bool report_progress(float fraction, void *user_data) {
+  int *last_quarter = user_data;
+  int quarter = (int)(fraction * 4.0f);
+  if (quarter > *last_quarter && getenv("COLORIZE_PGM_PROGRESS")) fprintf(stderr, "%d%%\n", quarter * 25);
+  if (quarter > *last_quarter) *last_quarter = quarter;
+  return true;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3 || argc > 4) {
     fprintf(stderr, "usage: %s IN.pgm OUT.ppm [MODEL.onnx]\n", argv[0]);
@@ -40,13 +51,17 @@ int main(int argc, char **argv) {
   for (size_t i = w * h; i-- > 0;) px[3 * i] = px[3 * i + 1] = px[3 * i + 2] = px[i];
 
   colorize_model *model = NULL; /* NULL = the embedded default */
-  if (argc == 4 && colorize_model_load_file(argv[3], &model) != COLORIZE_OK) {
+  /* A model name ("landscape-pmse", see colorize_model_count) or a path (with / or .onnx). */
+  if (argc == 4 && colorize_model_load(argv[3], &model) != COLORIZE_OK) {
     fprintf(stderr, "%s: %s\n", argv[3], colorize_last_error());
     free(px);
     return 1;
   }
-  colorize_options options = colorize_options_default();
-  colorize_status status = colorize_rgb8(model, &options, px, w, h, w * 3, 3);
+  colorize_settings *settings = colorize_settings_new(); /* defaults; NULL would do too */
+  int last_quarter = 0;
+  colorize_settings_set_progress(settings, report_progress, &last_quarter);
+  colorize_status status = colorize_run_rgb8(model, settings, px, w, h, w * 3, 3);
+  colorize_settings_free(settings);
   colorize_model_free(model);
   if (status != COLORIZE_OK) {
     fprintf(stderr, "colorize: %s: %s\n", colorize_status_str(status), colorize_last_error());

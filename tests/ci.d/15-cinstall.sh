@@ -32,7 +32,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 prefix="$work/prefix"
 start=$(date +%s)
-cargo cinstall --release --no-default-features --quiet --prefix "$prefix" --libdir lib
+cargo cinstall --release --no-default-features --prefix "$prefix" --libdir lib
 echo "15-cinstall: cargo cinstall took $(( $(date +%s) - start )) s"
 
 failed=0

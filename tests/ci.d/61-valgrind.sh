@@ -1,7 +1,8 @@
 #!/bin/sh
 # valgrind memcheck on the C example (examples/colorize_pgm.c) linked against
 # target/release/libcolorize.so: a real colorization and three failure paths (missing input,
-# corrupt model, no default model). Each run must report 0 errors and 0 bytes definitely lost
+# corrupt model, no default model), then tests/c/settings_test.c (settings, progress, cancel,
+# threads, model list). Each run must report 0 errors and 0 bytes definitely lost
 # (--errors-for-leak-kinds=definite makes a definite leak an error; --error-exitcode fails).
 set -eu
 cd "$(dirname "$0")/../.."
@@ -34,14 +35,19 @@ model=fuzz/seeds/model_load/spatial.onnx
 printf 'not a model' >"$work/corrupt.onnx"
 
 failed=0
-memcheck() { # NAME EXPECTED_EXIT ARGS...
+memcheck() { # NAME EXPECTED_EXIT ARGS... (of the example)
+  name=$1 expected=$2
+  shift 2
+  memcheck_program "$name" "$expected" "$work/colorize_pgm" "$@"
+}
+memcheck_program() { # NAME EXPECTED_EXIT PROGRAM ARGS...
   name=$1 expected=$2
   shift 2
   log="$work/$name.log"
   set +e
   valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-    --track-origins=yes --log-file="$log" "$work/colorize_pgm" "$@" >/dev/null 2>&1
+    --track-origins=yes --log-file="$log" "$@" >/dev/null 2>&1
   code=$?
   set -e
   errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$log" | tail -1)
@@ -63,4 +69,15 @@ if [ -f src/models/DEFAULT ] && [ -f "src/models/$(head -n1 src/models/DEFAULT |
   default_expected=0
 fi
 memcheck default-model "$default_expected" "$work/in.pgm" "$work/d.ppm"
+
+# The settings part of the API (tests/c/settings_test.c on a 160x120 image): every setter and
+# its errors, progress and a cancel at every report on all formats, a 2-thread pool, the
+# model list and colorize_model_load by name and path.
+cc -std=c11 -O1 -g -Wall -Wextra -Werror -DTEST_WIDTH=160 -DTEST_HEIGHT=120 tests/c/settings_test.c \
+  -Iinclude -Ltarget/release -lcolorize "-Wl,-rpath,$PWD/target/release" -lpthread -lm -o "$work/settings_test"
+mkdir "$work/models"
+cp fuzz/seeds/model_load/linear.onnx "$work/models/test-installed.onnx"
+has_default=$([ "$default_expected" = 0 ] && echo 1 || echo 0)
+COLORIZE_MODEL_PATH="$work/models" memcheck_program settings 0 "$work/settings_test" \
+  fuzz/seeds/model_load/linear.onnx "$has_default" test-installed
 exit $failed

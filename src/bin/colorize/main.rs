@@ -302,28 +302,20 @@ fn main() -> ExitCode {
             };
         }
     };
-    if !cli.saturation.is_finite() || cli.saturation < 0.0 {
-        eprintln!("colorize: --saturation must be a number >= 0 (1 = as predicted)");
+    // The library's one check of options (the same the engine and the C API run), before
+    // any work; 0, "the default" there, is not a value the flags offer.
+    let checked = colorize::Options {
+        working_size: cli.size.unwrap_or(0),
+        saturation: cli.saturation,
+        tile_size: cli.tile_size.unwrap_or(0),
+        ..Default::default()
+    };
+    if let Err(e) = checked.validate() {
+        eprintln!("colorize: {e} (--saturation, --size, --tile-size)");
         return ExitCode::from(2);
     }
-    if let Some(t) = cli
-        .tile_size
-        .filter(|t| !(16..=colorize::MAX_NETWORK_SIDE as u32).contains(t))
-    {
-        eprintln!(
-            "colorize: --tile-size {t} must be from 16 to {}",
-            colorize::MAX_NETWORK_SIDE
-        );
-        return ExitCode::from(2);
-    }
-    if let Some(s) = cli
-        .size
-        .filter(|s| !(1..=colorize::MAX_NETWORK_SIDE as u32).contains(s))
-    {
-        eprintln!(
-            "colorize: --size {s} must be from 1 to {}",
-            colorize::MAX_NETWORK_SIDE
-        );
+    if cli.size == Some(0) || cli.tile_size == Some(0) {
+        eprintln!("colorize: --size and --tile-size must be at least 1 (leave them out for the defaults)");
         return ExitCode::from(2);
     }
     if cli.list_models {
