@@ -16,10 +16,6 @@ use tch::Tensor;
 
 use super::net::AB_SCALE;
 
-const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "ppm", "pnm",
-];
-
 /// Every image file under `root` (recursively, sorted), restricted to the subfolder
 /// `category` when given.
 pub fn list_images(root: &Path, category: Option<&str>) -> Result<Vec<PathBuf>> {
@@ -45,35 +41,26 @@ pub fn list_images(root: &Path, category: Option<&str>) -> Result<Vec<PathBuf>> 
         }
         None => root.to_path_buf(),
     };
-    let mut out = Vec::new();
-    let mut stack = vec![base];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)
-            .with_context(|| format!("cannot read folder {}", dir.display()))?
-        {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if has_image_extension(&path) {
-                out.push(path);
-            }
-        }
+    // The library's walker and extension list; data sets are often assembled from links
+    // to folders, which are followed (each folder once).
+    let options = colorize::io::WalkOptions {
+        follow_links: true,
+        ..Default::default()
+    };
+    let walk = colorize::io::walk_images(&base, &options);
+    if let Some((path, e)) = walk.errors.first() {
+        bail!("cannot read {}: {e}", path.display());
     }
+    let mut out = walk.files;
     out.sort();
     if out.is_empty() {
         bail!(
-            "no images (jpg, png, tif, bmp, webp, pnm) found in {}",
+            "no images ({}) found in {}",
+            colorize::io::IMAGE_EXTENSIONS.join(", "),
             root.display()
         );
     }
     Ok(out)
-}
-
-fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .map(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        .unwrap_or(false)
 }
 
 /// Hasler & Süsstrunk's M3 colourfulness (the same measure `colorize eval` reports).

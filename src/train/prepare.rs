@@ -44,11 +44,12 @@ pub fn prepare(src: &Path, dst: &Path, size: u32, min_colourfulness: f64) -> Res
             if let Some(parent) = out.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            let tmp = out.with_extension("png.tmp");
-            cropped
-                .save_with_format(&tmp, image::ImageFormat::Png)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &out)?;
+            let png = colorize::io::encode(
+                &image::DynamicImage::ImageRgb8(cropped),
+                image::ImageFormat::Png,
+            )?;
+            colorize::io::write_atomic(&out, &png)
+                .with_context(|| format!("cannot write {}", out.display()))?;
             Ok((true, grey))
         })
         .collect();

@@ -58,14 +58,11 @@ pub fn grey_jpeg(dir: &Path, w: u32, h: u32) -> Result<PathBuf> {
     let image = image::GrayImage::from_fn(w, h, |x, y| {
         image::Luma([(255.0 * scene(x as usize, y as usize, wu, hu, &mut noise)).round() as u8])
     });
-    let partial = dir.join(format!(".grey-{w}x{h}.jpg.partial"));
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("creating {}", partial.display()))?;
-    let mut writer = std::io::BufWriter::new(file);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 90)
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
         .encode_image(&image)
         .context("encoding the synthetic JPEG")?;
-    drop(writer);
-    std::fs::rename(&partial, &path)?;
+    colorize::io::write_atomic(&path, &jpeg)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
