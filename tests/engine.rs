@@ -3,6 +3,7 @@
 
 mod common;
 
+use colorize::contract::keys;
 use colorize::{ErrorKind, Mode, Model, Options};
 
 fn linear() -> Model {
@@ -496,7 +497,7 @@ fn names_and_default_model() {
         Some(name) => {
             assert!(colorize::available_models().contains(&name));
             let model = Model::default_model().unwrap();
-            assert_eq!(model.metadata("colorize.format"), Some("1"));
+            assert_eq!(model.metadata(keys::FORMAT), Some("1"));
         }
     }
     for name in colorize::available_models() {
@@ -507,11 +508,11 @@ fn names_and_default_model() {
 #[test]
 fn metadata_is_readable() {
     let model = linear();
-    assert_eq!(model.metadata("colorize.loss"), Some("none"));
-    assert_eq!(model.metadata("colorize.nothing"), None);
+    assert_eq!(model.metadata(keys::LOSS), Some("none"));
+    assert_eq!(model.metadata("no.such.key"), None);
     assert!(model
         .metadata_entries()
-        .any(|(k, v)| k == "colorize.train_size" && v == "64"));
+        .any(|(k, v)| k == keys::TRAIN_SIZE && v == "64"));
     assert_eq!(model.contract().train_size, 64);
 }
 

@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// A fuzz target's check, shared with the fuzzer.
 type Harness = fn(&[u8]);
-const TARGETS: [(&str, Harness); 3] = [
+const TARGETS: [(&str, Harness); 4] = [
     ("capi", harness::capi),
     ("model_load", harness::model_load),
+    ("model_shape", harness::model_shape),
     ("decode", harness::decode),
 ];
 
@@ -188,6 +189,127 @@ fn write_seeds() {
         "not-onnx.txt",
         b"hello, this is not a model\n",
     );
+    // Hostile models: a huge train size and a 4 GiB ConstantOfShape (refused at load).
+    write(
+        "model_load",
+        "train-size-65536.onnx",
+        &common::metadata_model(&[(colorize::contract::keys::TRAIN_SIZE, "65536")]),
+    );
+    write(
+        "model_load",
+        "constant-of-shape-4gib.onnx",
+        &common::constant_of_shape_model(&[1, 1, 32768, 32768]),
+    );
+
+    // Model shapes: metadata values and folded constants (harness::shape_case).
+    use harness::{FoldedConstant as C, MetadataValue as M};
+    let contract = |train: u32| {
+        [
+            M::Number(1),
+            M::Number(1),
+            M::Number(1),
+            M::Number(train),
+            M::Absent,
+        ]
+    };
+    for (name, metadata, constants) in [
+        ("plain", contract(64), vec![]),
+        ("train-size-65536", contract(65536), vec![]),
+        (
+            "input-size-text",
+            [
+                M::Number(1),
+                M::Number(1),
+                M::Number(1),
+                M::Absent,
+                M::Text(b"1e9".to_vec()),
+            ],
+            vec![],
+        ),
+        (
+            "constant-of-shape-4gib",
+            contract(64),
+            vec![C::ConstantOfShape(vec![1, 1, 32768, 32768])],
+        ),
+        (
+            "constant-of-shape-small",
+            contract(64),
+            vec![C::ConstantOfShape(vec![1, 2, 3])],
+        ),
+        (
+            "input-shape-times-4096",
+            contract(64),
+            vec![C::ScaledInputShape(4096)],
+        ),
+        (
+            "zeros-like-input",
+            contract(64),
+            vec![C::ScaledInputShape(1)],
+        ),
+        (
+            "expand",
+            contract(64),
+            vec![C::Expand(vec![1, 65536, 65536])],
+        ),
+        (
+            "tile",
+            contract(64),
+            vec![C::Tile(vec![1, 1, 65536, 65536])],
+        ),
+        (
+            "range",
+            contract(64),
+            vec![C::Range {
+                limit: u32::MAX,
+                delta: 4,
+            }],
+        ),
+        (
+            "range-delta-0",
+            contract(64),
+            vec![C::Range { limit: 8, delta: 0 }],
+        ),
+        (
+            "resize",
+            contract(64),
+            vec![C::Resize(vec![16, 16, 65535, 65535])],
+        ),
+        (
+            "pad",
+            contract(64),
+            vec![C::Pad(vec![0, 0, 0, 0, 0, 0, 1 << 20, 1 << 20])],
+        ),
+        (
+            "broadcast",
+            contract(64),
+            vec![C::Broadcast {
+                rows: 4096,
+                cols: 4096,
+            }],
+        ),
+        (
+            "lying-tensor",
+            contract(64),
+            vec![C::Lying {
+                dims: vec![65536, 65536],
+                bytes: 4,
+            }],
+        ),
+        (
+            "gather",
+            contract(64),
+            vec![C::Gather {
+                data: 8,
+                indices: 4096,
+            }],
+        ),
+    ] {
+        write(
+            "model_shape",
+            name,
+            &harness::shape_case(&metadata, &constants),
+        );
+    }
 
     // Images: a small gradient in every format the decoder knows, and a bomb header.
     use image::{DynamicImage, ImageFormat};

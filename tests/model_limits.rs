@@ -18,7 +18,7 @@ fn refused(bytes: &[u8], kind: ErrorKind, phrase: &str) {
 fn huge_train_size_is_refused_before_any_allocation() {
     // Accepted before, then the engine allocated 65536 x 65536 floats (16 GiB) and aborted.
     let bytes = common::metadata_model(&[(keys::TRAIN_SIZE, "65536")]);
-    assert!(bytes.len() < 400, "{} bytes", bytes.len());
+    assert!(bytes.len() < 600, "{} bytes", bytes.len());
     refused(&bytes, ErrorKind::ModelContract, "from 1 to 4096");
     let bytes = common::metadata_model(&[(keys::INPUT_SIZE, "8192")]);
     refused(&bytes, ErrorKind::ModelContract, "from 1 to 4096");
@@ -39,7 +39,7 @@ fn huge_train_size_is_refused_before_any_allocation() {
 fn constant_of_shape_bomb_is_refused() {
     // A 4 GiB float constant: tract allocated it while analysing the graph (8 GB RSS).
     let bytes = common::constant_of_shape_model(&[1, 1, 32768, 32768]);
-    assert!(bytes.len() < 500, "{} bytes", bytes.len());
+    assert!(bytes.len() < 1000, "{} bytes", bytes.len());
     refused(&bytes, ErrorKind::ModelContract, "ConstantOfShape");
     // The same graph with a small constant loads and runs.
     let bytes = common::constant_of_shape_model(&[1, 2, 1, 1]);
@@ -60,7 +60,7 @@ fn sizes_computed_from_the_input_shape_are_bounded_per_plan() {
 
 #[test]
 fn stored_tensors_must_hold_what_they_declare() {
-    let bytes = common::lying_initializer_model(&[65536, 65536], 4);
+    let bytes = common::lying_initializer_model(&[1024, 1024], 4);
     refused(&bytes, ErrorKind::ModelLoad, "holds 4 bytes");
     let bytes = common::lying_initializer_model(&[1 << 20, 1 << 20], 4);
     refused(&bytes, ErrorKind::ModelLoad, "over the limit");
@@ -77,4 +77,24 @@ fn other_expanding_constants_are_bounded() {
         let bytes = common::expanding_constant_model(op, 2);
         Model::from_bytes(&bytes, op).unwrap_or_else(|e| panic!("{op}: {e}"));
     }
+}
+
+#[test]
+fn a_fifo_is_not_read_as_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.onnx");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        println!("skipped: mkfifo is not available");
+        return;
+    }
+    // Opening a FIFO for reading blocks until a writer comes: run it aside, with a deadline.
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || send.send(Model::from_file(&fifo).map(|_| ())));
+    let result = receive
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("loading a FIFO blocked");
+    let e = result.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ModelLoad, "{e}");
+    assert!(e.to_string().contains("not a regular file"), "{e}");
 }

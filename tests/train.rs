@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use colorize::contract::keys;
 use image::{Rgb, RgbImage};
 use tract_onnx::prelude::Framework;
 
@@ -340,22 +341,22 @@ fn export_writes_contract_metadata() {
         .map(|p| (p.key.as_str(), p.value.as_str()))
         .collect();
     for key in [
-        "colorize.format",
-        "colorize.stride",
-        "colorize.pad_multiple",
-        "colorize.train_size",
-        "colorize.loss",
-        "colorize.encoder",
-        "colorize.dataset",
-        "colorize.epochs",
-        "colorize.val_loss",
-        "colorize.attribution",
+        keys::FORMAT,
+        keys::STRIDE,
+        keys::PAD_MULTIPLE,
+        keys::TRAIN_SIZE,
+        keys::LOSS,
+        keys::ENCODER,
+        keys::DATASET,
+        keys::EPOCHS,
+        keys::VAL_LOSS,
+        keys::ATTRIBUTION,
     ] {
         assert!(meta.contains_key(key), "{key} missing from {meta:?}");
     }
-    assert_eq!(meta["colorize.stride"], "2");
-    assert_eq!(meta["colorize.loss"], "l2");
-    assert!(meta["colorize.attribution"].contains("VGG"));
+    assert_eq!(meta[keys::STRIDE], "2");
+    assert_eq!(meta[keys::LOSS], "l2");
+    assert!(meta[keys::ATTRIBUTION].contains("VGG"));
 }
 
 fn assert_clean_failure(res: &Output, needle: &str, out: &Path) {

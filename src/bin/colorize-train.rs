@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use colorize::contract::keys;
 // The trainer lives in the binary, not the library: libcolorize and the `colorize` CLI
 // must never depend on libtorch.
 #[path = "../train/mod.rs"]
@@ -111,30 +112,24 @@ fn export(req: ExportRequest) -> Result<()> {
     net.load_named(&loaded.params())?;
     let last = state.history.last();
     let mut meta = BTreeMap::new();
-    meta.insert("colorize.name".to_string(), name.to_string());
-    meta.insert("colorize.category".to_string(), category.to_string());
-    meta.insert("colorize.loss".to_string(), state.config.loss.clone());
+    meta.insert(keys::NAME.to_string(), name.to_string());
+    meta.insert(keys::CATEGORY.to_string(), category.to_string());
+    meta.insert(keys::LOSS.to_string(), state.config.loss.clone());
+    meta.insert(keys::TRAIN_SIZE.to_string(), state.config.crop.to_string());
+    meta.insert(keys::DATASET.to_string(), state.dataset.clone());
+    meta.insert(keys::EPOCHS.to_string(), state.epoch.to_string());
+    meta.insert(keys::SEED.to_string(), state.seed.to_string());
     meta.insert(
-        "colorize.train_size".to_string(),
-        state.config.crop.to_string(),
-    );
-    meta.insert("colorize.dataset".to_string(), state.dataset.clone());
-    meta.insert("colorize.epochs".to_string(), state.epoch.to_string());
-    meta.insert("colorize.seed".to_string(), state.seed.to_string());
-    meta.insert(
-        "colorize.widths".to_string(),
+        keys::WIDTHS.to_string(),
         format!("{:?}", state.config.widths),
     );
     meta.insert(
-        "colorize.global_context".to_string(),
+        keys::GLOBAL_CONTEXT.to_string(),
         state.config.global_context.to_string(),
     );
     if let Some(r) = last {
-        meta.insert(
-            "colorize.val_loss".to_string(),
-            format!("{:.6}", r.val_loss),
-        );
-        meta.insert("colorize.val_l2".to_string(), format!("{:.6}", r.val_l2));
+        meta.insert(keys::VAL_LOSS.to_string(), format!("{:.6}", r.val_loss));
+        meta.insert(keys::VAL_L2.to_string(), format!("{:.6}", r.val_l2));
     }
     anyhow::ensure!(
         req.chroma_knee.is_finite() && req.chroma_knee >= 0.0,
@@ -162,7 +157,7 @@ fn export(req: ExportRequest) -> Result<()> {
             )?;
             eprintln!("chroma gain {gain:.3} (colourfulness ratio at gain 1: {ratio:.3}, on {} calibration photos)", photos.len());
             meta.insert(
-                "colorize.chroma_gain_calibration".to_string(),
+                keys::CHROMA_GAIN_CALIBRATION.to_string(),
                 format!(
                     "{} photos from {}, target ratio {}, ratio at gain 1: {ratio:.3}",
                     photos.len(),
@@ -205,9 +200,8 @@ fn export(req: ExportRequest) -> Result<()> {
             &meta,
         );
     }
-    let tmp = output.with_extension("onnx.tmp");
-    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;
+    colorize::io::write_atomic(output, &bytes)
+        .with_context(|| format!("cannot write {}", output.display()))?;
     println!(
         "{} ({} bytes, {} epochs, loss {})",
         output.display(),

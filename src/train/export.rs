@@ -1,5 +1,6 @@
 //! Export of a trained network to an ONNX file that meets the model contract
-//! (DESIGN.md §3): input L* [N,1,H,W], output a*b* [N,2,H/s,W/s], `colorize.*` metadata.
+//! (`colorize::contract`, docs/model-contract.md): input L* [N,1,H,W], output a*b*
+//! [N,2,H/s,W/s], `colorize.*` metadata, all written through the project's one builder.
 //! The graph mirrors `net::run_ops` op for op; the parity test holds them together.
 
 use std::collections::BTreeMap;
@@ -7,8 +8,9 @@ use std::collections::BTreeMap;
 use tch::{Kind, Tensor};
 
 use super::net::{Network, Op, AB_SCALE};
+use colorize::contract::{keys, FORMAT_VERSION};
 use colorize::metrics::ScoreSummary;
-use colorize::onnx::{Attr, Dim, GraphBuilder};
+use colorize::onnx::{Attr, GraphBuilder};
 
 fn floats(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(
@@ -149,37 +151,21 @@ fn emit_chroma_curve(g: &mut GraphBuilder, ab: &str, curve: ChromaCurve) -> Stri
 /// see [`calibrate_chroma_gain`]); `metadata` adds or overrides `colorize.*` entries.
 pub fn to_onnx(net: &Network, chroma: ChromaCurve, metadata: &BTreeMap<String, String>) -> Vec<u8> {
     let mut g = GraphBuilder::new("colorize");
-    g.input(
-        "L",
-        &[
-            Dim::Symbolic("N"),
-            Dim::Fixed(1),
-            Dim::Symbolic("H"),
-            Dim::Symbolic("W"),
-        ],
-    );
-    let features = emit(&mut g, &net.encoder, "L");
+    let l = g.contract_input(None);
+    let features = emit(&mut g, &net.encoder, &l);
     let scaled_ab = emit(&mut g, &net.decoder, &features);
     let raw_ab = g.affine(&scaled_ab, AB_SCALE as f32, 0.0);
     let ab = emit_chroma_curve(&mut g, &raw_ab, chroma);
-    g.node_named("Identity", &[&ab], &["ab"], &[]);
-    g.output(
-        "ab",
-        &[
-            Dim::Symbolic("N"),
-            Dim::Fixed(2),
-            Dim::Symbolic("Hout"),
-            Dim::Symbolic("Wout"),
-        ],
-    );
-    g.metadata("colorize.format", 1);
-    g.metadata("colorize.stride", net.decoder_config.output_stride);
-    g.metadata("colorize.pad_multiple", net.pad_multiple());
-    g.metadata("colorize.encoder", net.encoder_kind.name());
-    g.metadata("colorize.attribution", net.encoder_kind.attribution());
-    g.metadata("colorize.chroma_gain", format!("{:.3}", chroma.gain));
+    g.contract_output_named(&ab, None, ("Hout", "Wout"));
+    // The train size comes with `metadata` (the trainer knows it, the network does not).
+    g.metadata(keys::FORMAT, FORMAT_VERSION);
+    g.metadata(keys::STRIDE, net.decoder_config.output_stride);
+    g.metadata(keys::PAD_MULTIPLE, net.pad_multiple());
+    g.metadata(keys::ENCODER, net.encoder_kind.name());
+    g.metadata(keys::ATTRIBUTION, net.encoder_kind.attribution());
+    g.metadata(keys::CHROMA_GAIN, format!("{:.3}", chroma.gain));
     if chroma.knee > 0.0 {
-        g.metadata("colorize.chroma_knee", format!("{:.2}", chroma.knee));
+        g.metadata(keys::CHROMA_KNEE, format!("{:.2}", chroma.knee));
     }
     for (k, v) in metadata {
         g.metadata(k, v);
@@ -223,21 +209,18 @@ pub fn validation_metrics(
 ) -> anyhow::Result<BTreeMap<String, String>> {
     let (summary, baseline) = score(onnx, photos)?;
     let mut meta = BTreeMap::new();
-    meta.insert("colorize.val_images".into(), summary.images().to_string());
+    meta.insert(keys::VAL_IMAGES.into(), summary.images().to_string());
     meta.insert(
-        "colorize.val_psnr_db".into(),
+        keys::VAL_PSNR_DB.into(),
         format!("{:.2}", summary.psnr_db()),
     );
     meta.insert(
-        "colorize.val_baseline_psnr_db".into(),
+        keys::VAL_BASELINE_PSNR_DB.into(),
         format!("{:.2}", baseline.psnr_db()),
     );
+    meta.insert(keys::VAL_AB_AUC.into(), format!("{:.4}", summary.ab_auc()));
     meta.insert(
-        "colorize.val_ab_auc".into(),
-        format!("{:.4}", summary.ab_auc()),
-    );
-    meta.insert(
-        "colorize.val_colourfulness_ratio".into(),
+        keys::VAL_COLOURFULNESS_RATIO.into(),
         format!("{:.3}", summary.colourfulness_ratio()),
     );
     Ok(meta)

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fuzzes the C ABI, model loading and the CLI's image decode path (fuzz/, cargo-fuzz +
+# Fuzzes the C ABI, model loading (raw bytes, and models built from metadata and graph
+# shapes) and the CLI's image decode path (fuzz/, cargo-fuzz +
 # libFuzzer + AddressSanitizer) for a bounded time each, starting from the committed seeds
 # (fuzz/seeds/<target>) and the kept crash cases (tests/fuzz-cases/<target>).
 # A crash fails CI; its input is copied to tests/fuzz-cases/<target>/ to become a regression
@@ -36,18 +37,21 @@ echo "60-fuzz: building the fuzz targets (release, ASan; colorize with default f
 [ "$build_only" = 1 ] && exit 0
 
 status=0
-for target in capi model_load decode; do
+for target in capi model_load model_shape decode; do
+  # The two model targets share one target's time, so adding model_shape kept CI flat.
+  target_seconds=$seconds
+  case $target in model_load | model_shape) target_seconds=$(( (seconds + 1) / 2 )) ;; esac
   corpus="fuzz/corpus/$target"
   mkdir -p "$corpus" "fuzz/artifacts/$target"
   runs=""
   [ -n "${FUZZ_RUNS:-}" ] && runs="-runs=$FUZZ_RUNS"
-  echo "60-fuzz: $target for ${seconds} s (seeds: fuzz/seeds/$target, crash cases: tests/fuzz-cases/$target)"
+  echo "60-fuzz: $target for ${target_seconds} s (seeds: fuzz/seeds/$target, crash cases: tests/fuzz-cases/$target)"
   log="fuzz/artifacts/$target.log"
   set -- "$corpus" "fuzz/seeds/$target"
   [ -d "tests/fuzz-cases/$target" ] && set -- "$@" "tests/fuzz-cases/$target"
   # -rss_limit_mb: a single input may not use more than 2 GiB (a decompression bomb would).
   if (cd fuzz && cargo fuzz run -O "$target" -- \
-        -max_total_time="$seconds" $runs -rss_limit_mb=2048 -timeout=25 \
+        -max_total_time="$target_seconds" $runs -rss_limit_mb=2048 -timeout=25 \
         -print_final_stats=1 \
         -artifact_prefix="artifacts/$target/" \
         $(for d in "$@"; do printf '../%s ' "$d"; done)) >"$log" 2>&1; then

@@ -229,7 +229,8 @@ pub fn constant_of_shape_model(shape: &[i64]) -> Vec<u8> {
 fn added_to_linear(mut g: GraphBuilder, constant: &str) -> Vec<u8> {
     let l = g.contract_input(None);
     let y = g.conv(&l, &[0.5, -0.25], &[-25.0, 12.5], 2, 1, 1, 1, 0);
-    let mean = g.node("ReduceMean", &[constant], &[("keepdims", Attr::Int(1))]);
+    let constant = g.node("Cast", &[constant], &[("to", Attr::Int(1))]);
+    let mean = g.node("ReduceMean", &[&constant], &[("keepdims", Attr::Int(1))]);
     let sum = g.node("Add", &[&y, &mean], &[]);
     g.contract_output(&sum, None);
     g.contract(&test_models::full_resolution(64));
@@ -245,6 +246,8 @@ pub fn scaled_shape_model(factor: i64) -> Vec<u8> {
     let factor = g.initializer_i64("factor", &[factor]);
     let scaled = g.node("Mul", &[&shape, &factor], &[]);
     let zeros = g.node("ConstantOfShape", &[&scaled], &[]);
+    // tract's ConstantOfShape without a value attribute gives float64 zeros.
+    let zeros = g.node("Cast", &[&zeros], &[("to", Attr::Int(1))]);
     let y = g.conv(&l, &[0.5, -0.25], &[-25.0, 12.5], 2, 1, 1, 1, 0);
     let sum = g.node("Add", &[&y, &zeros], &[]);
     g.contract_output(&sum, None);
@@ -423,6 +426,21 @@ impl CliFixture {
 
     pub fn run(&self, args: &[&str]) -> std::process::Output {
         self.command().args(args).output().unwrap()
+    }
+
+    /// Runs `sh -c "colorize --model MODEL ARGS"` in the folder: for pipes and redirections
+    /// (`ARGS` is shell text, e.g. `"a.png -o - >&-"` or `"photos -o out --print | head -1"`).
+    pub fn shell(&self, args: &str) -> std::process::Output {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "'{}' --model '{}' {args}",
+                env!("CARGO_BIN_EXE_colorize"),
+                self.model.display()
+            ))
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {

@@ -1,4 +1,5 @@
-"""Small ONNX models that meet colorize's model contract (DESIGN.md §3), for the GIMP tests.
+"""Small ONNX models that meet colorize's model contract (docs/model-contract.md), for the
+GIMP tests.
 
 They are not colorizers: they make the plumbing observable. `chroma` predicts a*, b* as a
 known 3×3 convolution of L* (so a result depends on neighbours, and a swapped, shifted or
@@ -9,76 +10,41 @@ every pixel must come back exactly as it went in (the white-point test: grey sta
 any other size (a Reshape to a fixed 1×2×32×32): it makes an inference error happen after
 the plug-in has started, to show that the image is then left as it was.
 
-Built with the `onnx` package's helpers; the tests run this at set-up, nothing is committed.
+The models are made by the project's one model builder (`colorize::onnx::test_models`,
+through examples/test_model.rs), like every other test model, so the contract's keys and
+rules live in one place (src/contract.rs). The tests run this at set-up; nothing is
+committed.
 """
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+ROOT = Path(__file__).resolve().parents[2]
+KINDS = ("chroma", "zero", "fails-at-run")
 
 
-def _kernel(centre: float, total: float) -> np.ndarray:
-    """A 3×3 kernel whose weights sum to `total`, `centre` in the middle, the rest spread
-    unevenly over the neighbours (so a transposed image gives a different result)."""
-    k = np.array([[1.0, 2.0, 3.0], [4.0, 0.0, 5.0], [6.0, 7.0, 8.0]], dtype=np.float32)
-    k *= (total - centre) / k.sum()
-    k[1, 1] = centre
-    return k
+def write(kind: str, out: Path) -> None:
+    """Writes the test model `kind` to `out` with the Rust helper (built on first use by
+    the suite's one cargo configuration, scripts/cargo-suite.sh)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown test model kind {kind!r}")
+    subprocess.run(
+        [str(ROOT / "scripts" / "cargo-suite.sh"), "run", "--quiet", "--example", "test_model",
+         "--", kind, str(out)],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 def build(kind: str) -> onnx.ModelProto:
-    if kind == "chroma":
-        # a* ≈ 0.6 (L* − 50), b* ≈ 10 − 0.4 (L* − 50): the 3×3 sums carry the gains.
-        weight = np.stack([_kernel(0.45, 0.6), _kernel(-0.25, -0.4)])[:, None, :, :]
-        bias = np.array([-30.0, 30.0], dtype=np.float32)
-    elif kind == "zero":
-        weight = np.zeros((2, 1, 3, 3), dtype=np.float32)
-        bias = np.zeros(2, dtype=np.float32)
-    elif kind == "fails-at-run":
-        return _fails_at_run()
-    else:
-        raise ValueError(f"unknown test model kind {kind!r}")
-
-    conv = helper.make_node("Conv", ["L", "weight", "bias"], ["ab"],
-                            kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-    graph = helper.make_graph(
-        [conv], f"colorize-test-{kind}",
-        [helper.make_tensor_value_info("L", TensorProto.FLOAT, ["N", 1, "H", "W"])],
-        [helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, "H", "W"])],
-        initializer=[numpy_helper.from_array(weight.astype(np.float32), "weight"),
-                     numpy_helper.from_array(bias, "bias")])
-    model = helper.make_model(graph, producer_name="colorize-gimp-tests",
-                              opset_imports=[helper.make_opsetid("", 13)])
-    return _finish(model)
-
-
-def _finish(model: onnx.ModelProto) -> onnx.ModelProto:
-    model.ir_version = 8
-    helper.set_model_props(model, {
-        "colorize.format": "1", "colorize.stride": "1", "colorize.pad_multiple": "1",
-        "colorize.train_size": "64", "colorize.category": "test", "colorize.loss": "none",
-        "colorize.encoder": "none", "colorize.dataset": "none", "colorize.epochs": "0",
-    })
-    onnx.checker.check_model(model)
-    return model
-
-
-def _fails_at_run() -> onnx.ModelProto:
-    conv = helper.make_node("Conv", ["L", "weight", "bias"], ["conv"], kernel_shape=[1, 1])
-    reshape = helper.make_node("Reshape", ["conv", "shape"], ["ab"])
-    graph = helper.make_graph(
-        [conv, reshape], "colorize-test-fails-at-run",
-        [helper.make_tensor_value_info("L", TensorProto.FLOAT, ["N", 1, "H", "W"])],
-        [helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, "H", "W"])],
-        initializer=[numpy_helper.from_array(np.ones((2, 1, 1, 1), np.float32), "weight"),
-                     numpy_helper.from_array(np.zeros(2, np.float32), "bias"),
-                     numpy_helper.from_array(np.array([1, 2, 32, 32], np.int64), "shape")])
-    return _finish(helper.make_model(graph, producer_name="colorize-gimp-tests",
-                                     opset_imports=[helper.make_opsetid("", 13)]))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{kind}.onnx"
+        write(kind, path)
+        return onnx.load(str(path))
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: test_models.py chroma|zero|fails-at-run OUT.onnx")
-    onnx.save(build(sys.argv[1]), sys.argv[2])
+    write(sys.argv[1], Path(sys.argv[2]))
