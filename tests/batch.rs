@@ -61,6 +61,14 @@ fn planned(out: &Output) -> BTreeSet<String> {
         .collect()
 }
 
+/// The inputs shard `shard` (K/N) of a batch plans: `args` (the inputs) with `-o out
+/// --dry-run --shard K/N`, run by `run`.
+fn shard_plan(run: impl FnOnce(&[&str]) -> Output, args: &[&str], shard: &str) -> BTreeSet<String> {
+    let mut all = args.to_vec();
+    all.extend(["--dry-run", "--shard", shard]);
+    planned(&run(&all))
+}
+
 #[test]
 fn outputs_keep_the_whole_input_name() {
     let f = Fixture::new();
@@ -168,14 +176,7 @@ fn shards_are_disjoint_cover_the_batch_and_ignore_discovery_order() {
         let mut union = BTreeSet::new();
         let mut sizes = Vec::new();
         for k in 1..=n {
-            let part = planned(&f.run(&[
-                "photos",
-                "-o",
-                "out",
-                "--dry-run",
-                "--shard",
-                &format!("{k}/{n}"),
-            ]));
+            let part = shard_plan(|a| f.run(a), &["photos", "-o", "out"], &format!("{k}/{n}"));
             assert!(union.is_disjoint(&part), "{k}/{n} overlaps");
             sizes.push(part.len());
             union.extend(part);
@@ -210,45 +211,23 @@ fn shards_are_disjoint_cover_the_batch_and_ignore_discovery_order() {
     };
     for k in 1..=3 {
         let shard = format!("{k}/3");
-        let a = planned(&in_photos(
-            &[
-                "--files-from",
-                "list.txt",
-                "-o",
-                "../o",
-                "--dry-run",
-                "--shard",
-                &shard,
-            ],
-            "",
-        ));
-        let b = planned(&in_photos(
-            &[
-                "--files-from",
-                "-",
-                "-o",
-                "../o",
-                "--dry-run",
-                "--shard",
-                &shard,
-            ],
-            &reversed,
-        ));
+        let a = shard_plan(
+            |args| in_photos(args, ""),
+            &["--files-from", "list.txt", "-o", "../o"],
+            &shard,
+        );
+        let b = shard_plan(
+            |args| in_photos(args, &reversed),
+            &["--files-from", "-", "-o", "../o"],
+            &shard,
+        );
         assert_eq!(a, b, "shard {shard}");
         // A folder walk gives the same relative paths, hence the same shards.
-        let walked = planned(&in_photos(
-            &[
-                "set0",
-                "set1",
-                "set2",
-                "-o",
-                "../o",
-                "--dry-run",
-                "--shard",
-                &shard,
-            ],
-            "",
-        ));
+        let walked = shard_plan(
+            |args| in_photos(args, ""),
+            &["set0", "set1", "set2", "-o", "../o"],
+            &shard,
+        );
         assert_eq!(a, walked, "shard {shard}: list vs folders");
     }
 }
@@ -271,19 +250,12 @@ fn shards_are_balanced() {
     for n in [4u32] {
         let expected = 1200 / n as usize;
         for k in 1..=n {
-            let out = f.run_with_stdin(
-                &[
-                    "--files-from",
-                    "-",
-                    "-o",
-                    "out",
-                    "--dry-run",
-                    "--shard",
-                    &format!("{k}/{n}"),
-                ],
-                list.as_bytes(),
-            );
-            let size = planned(&out).len();
+            let size = shard_plan(
+                |args| f.run_with_stdin(args, list.as_bytes()),
+                &["--files-from", "-", "-o", "out"],
+                &format!("{k}/{n}"),
+            )
+            .len();
             assert!(
                 size.abs_diff(expected) * 100 <= expected * 15,
                 "{k}/{n}: {size} inputs, expected about {expected}"
@@ -303,8 +275,7 @@ fn a_shard_resumes_with_skip_existing_and_reports_each_input() {
     for k in 1..=3 {
         let shard = format!("{k}/3");
         let report = format!("reports/{k}.jsonl");
-        let inputs_of_shard =
-            planned(&f.run(&["photos", "-o", "out", "--shard", &shard, "--dry-run"])).len();
+        let inputs_of_shard = shard_plan(|a| f.run(a), &["photos", "-o", "out"], &shard).len();
         let first = f.run(&[
             "photos", "-o", "out", "--shard", &shard, "--report", &report,
         ]);

@@ -248,15 +248,7 @@ fn closed_stdout_pipe_does_not_panic_and_the_batch_finishes() {
         .all(|p| image::open(f.path("out").join(p)).is_ok()));
 
     // The same through a shell pipe into `head -1`.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "'{BIN}' --model '{}' photos -o out2 -j1 --print | head -1",
-            f.model.display()
-        ))
-        .current_dir(f.dir.path())
-        .output()
-        .unwrap();
+    let out = f.shell("photos -o out2 -j1 --print | head -1");
     assert!(!text(&out).contains("panick"), "{}", text(&out));
     assert_eq!(tree(&f.path("out2")).len(), 40);
 }
@@ -266,15 +258,7 @@ fn stdout_output_with_stdout_closed_fails() {
     let f = Fixture::new();
     grey_png(&f.path("a.png"), 8, 8);
     // fd 1 closed (`>&-`): refused before any work.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "'{BIN}' --model '{}' a.png -o - >&-",
-            f.model.display()
-        ))
-        .current_dir(f.dir.path())
-        .output()
-        .unwrap();
+    let out = f.shell("a.png -o - >&-");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("stdout is closed"), "{}", text(&out));
     // A pipe whose reader is gone: the write fails, and says so.

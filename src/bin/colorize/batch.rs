@@ -1106,6 +1106,13 @@ fn catch_stop_signals() {
 
 pub fn run(cli: &Cli) -> ExitCode {
     let started = Instant::now();
+    // The network's and the pixel loops' parallel work runs on rayon's global pool, sized
+    // to --jobs before anything uses it, so the batch never uses more cores than asked.
+    if let Some(jobs) = cli.jobs {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global();
+    }
     NUL_TERMINATED.store(cli.print0, Ordering::Relaxed);
     let Plan {
         jobs,
@@ -1220,11 +1227,6 @@ pub fn run(cli: &Cli) -> ExitCode {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1);
-        // The network's and the pixel loops' parallel work runs on rayon's global pool,
-        // sized to --jobs, so the batch never uses more cores than asked.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global();
         let memory = MemoryPool::new(cli.memory_budget.unwrap_or_else(|| {
             colorize::budget::available_memory().map_or(u64::MAX, |m| m / 4 * 3)
         }));
@@ -1313,6 +1315,7 @@ pub fn run(cli: &Cli) -> ExitCode {
             }
             started > 0
         });
+        QUIET_PANICS.store(false, Ordering::Relaxed);
         if !started_all {
             return ExitCode::from(1);
         }
