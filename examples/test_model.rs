@@ -13,13 +13,15 @@ use colorize::onnx::test_models;
 
 /// A 3x3 kernel whose weights sum to `total`, `centre` in the middle, the rest spread
 /// unevenly over the neighbours (so that a transposed image gives a different result).
-fn kernel(centre: f32, total: f32) -> [f32; 9] {
-    let mut k = [1.0, 2.0, 3.0, 4.0, 0.0, 5.0, 6.0, 7.0, 8.0];
-    let sum: f32 = k.iter().sum();
+/// Rounded as numpy rounded it when these models were written in Python: the difference
+/// in double precision, then float32 arithmetic.
+fn kernel(centre: f64, total: f64) -> [f32; 9] {
+    let mut k = [1.0f32, 2.0, 3.0, 4.0, 0.0, 5.0, 6.0, 7.0, 8.0];
+    let scale = (total - centre) as f32 / k.iter().sum::<f32>();
     for v in &mut k {
-        *v *= (total - centre) / sum;
+        *v *= scale;
     }
-    k[4] = centre;
+    k[4] = centre as f32;
     k
 }
 
