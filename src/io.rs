@@ -137,7 +137,7 @@ pub fn decode_file_with<T>(
         }
         Some(ImageFormat::Png) => {
             let mut inner = reader.into_inner();
-            check_png(&mut inner, file_len)?;
+            check_png(&mut inner, file_len, limits)?;
             inner.rewind().map_err(io_error)?;
             let mut reader = ImageReader::new(inner);
             reader.set_format(ImageFormat::Png);
@@ -214,7 +214,7 @@ pub fn decode_bytes_with<T>(
         .map_err(io_error)?;
     match reader.format() {
         Some(ImageFormat::Jpeg) => check_jpeg(bytes, limits)?,
-        Some(ImageFormat::Png) => check_png(&mut Cursor::new(bytes), bytes.len() as u64)?,
+        Some(ImageFormat::Png) => check_png(&mut Cursor::new(bytes), bytes.len() as u64, limits)?,
         _ => {}
     }
     decode(reader, limits, before_pixels)
@@ -366,6 +366,10 @@ fn check_jpeg(bytes: &[u8], limits: &Limits) -> Result<()> {
             0xC0..=0xC3 | 0xC5..=0xC7 if end >= pos + 9 => {
                 let h = u64::from(u16::from_be_bytes([bytes[pos + 5], bytes[pos + 6]]));
                 let w = u64::from(u16::from_be_bytes([bytes[pos + 7], bytes[pos + 8]]));
+                // Over the pixel limit: refused as such by the decoder's header check.
+                if w * h > limits.max_pixels {
+                    return Ok(());
+                }
                 huffman_frame = Some((w, h));
             }
             0xDA => {
@@ -417,9 +421,10 @@ fn memchr_ff(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Refuses a PNG whose image data is too short for the pixels it declares: deflate packs
-/// at most 1032 bytes into one, so the rows of a W x H image need at least
-/// `H (1 + W) / 1032` bytes of IDAT at one byte per pixel. Only chunk headers are read.
-fn check_png(reader: &mut (impl Read + Seek), file_len: u64) -> Result<()> {
+/// at most 1032 bytes into one, so the filtered rows of a W x H image, each a filter byte
+/// and W pixels of its bit depth, need at least 1/1032 of their size in IDAT bytes
+/// (interlacing only adds bytes). Only chunk headers are read.
+fn check_png(reader: &mut (impl Read + Seek), file_len: u64, limits: &Limits) -> Result<()> {
     let mut header = [0u8; 8 + 8 + 13];
     if reader.read_exact(&mut header).is_err() || &header[12..16] != b"IHDR" {
         // The decoder says what is wrong.
@@ -431,7 +436,19 @@ fn check_png(reader: &mut (impl Read + Seek), file_len: u64) -> Result<()> {
     let h = u64::from(u32::from_be_bytes([
         header[20], header[21], header[22], header[23],
     ]));
-    let needed = h.saturating_mul(w.saturating_add(1)) / 1032;
+    // Over the pixel limit: refused as such by the decoder's header check.
+    if w.saturating_mul(h) > limits.max_pixels {
+        return Ok(());
+    }
+    let channels = match header[25] {
+        2 => 3,
+        4 => 2,
+        6 => 4,
+        _ => 1,
+    };
+    let bits_per_pixel = u64::from(header[24]).max(1) * channels;
+    let row_bytes = 1 + w.saturating_mul(bits_per_pixel).div_ceil(8);
+    let needed = h.saturating_mul(row_bytes) / 1032;
     if file_len >= needed {
         return Ok(());
     }

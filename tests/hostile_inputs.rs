@@ -178,6 +178,13 @@ fn truncated_and_forged_jpegs_are_refused() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(image::open(f.path("half.png")).unwrap().width(), 96);
 
+    // A whole flat image compresses far, yet never below the size checks' bound.
+    image::GrayImage::new(2000, 2000)
+        .save(f.path("flat.png"))
+        .unwrap();
+    let out = f.run(&["flat.png", "-o", "flat-out.png"]);
+    assert!(out.status.success(), "{}", text(&out));
+
     // A tiny JPEG whose frame header is patched to declare 14000 x 14000.
     let mut forged = grey_jpeg(16, 16);
     let sof = forged.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
