@@ -88,8 +88,9 @@ impl Carried {
                 ..Carried::default()
             });
         }
+        // Past 1 GiB the decoder refuses the file anyway (its input limit is lower).
         let mut bytes = head[..n].to_vec();
-        if file.read_to_end(&mut bytes).is_err() {
+        if file.take(1 << 30).read_to_end(&mut bytes).is_err() {
             return Carried::default();
         }
         Carried::from_bytes(&bytes)
@@ -689,7 +690,7 @@ pub fn take_in(
     let mut profile = None;
     if let Some(icc) = &carried.icc {
         match crate::profile::InputProfile::parse(icc) {
-            Ok(Some(input)) => match input.to_srgb(image.clone()) {
+            Ok(Some(input)) => match input.to_srgb(&image) {
                 Ok(converted) => {
                     image = converted;
                     profile = Some(input);
@@ -721,7 +722,7 @@ pub fn take_in(
 pub fn give_out(image: DynamicImage, input: &Input) -> colorize::Result<DynamicImage> {
     match (&input.profile, input.keep_profile) {
         (Some(profile), true) => profile
-            .from_srgb(image)
+            .from_srgb(&image)
             .map_err(|why| colorize::Error::new(colorize::ErrorKind::Io, why)),
         _ => Ok(image),
     }
@@ -1125,6 +1126,37 @@ mod tests {
             String::from_utf8(xmp).unwrap(),
             "<x tiff:Orientation=\"1\"/><tiff:Orientation>1</tiff:Orientation>"
         );
+    }
+
+    #[test]
+    fn frames_of_animated_png_and_webp_are_counted() {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png_chunk(&mut png, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]);
+        png_chunk(&mut png, b"acTL", &[0, 0, 0, 4, 0, 0, 0, 0]);
+        png_chunk(&mut png, b"IEND", &[]);
+        let carried = Carried::from_bytes(&png);
+        assert_eq!(carried.images, 4);
+        assert!(carried
+            .refusal()
+            .unwrap()
+            .contains("has 4 frames (an animated PNG)"));
+        let mut body = b"WEBP".to_vec();
+        for (kind, data) in [
+            (b"VP8X", &[2u8, 0, 0, 0, 0, 0, 0, 0, 0, 0][..]),
+            (b"ANMF", &[0; 3]),
+            (b"ANMF", &[0; 3]),
+        ] {
+            body.extend_from_slice(kind);
+            body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            body.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                body.push(0);
+            }
+        }
+        let mut webp = b"RIFF".to_vec();
+        webp.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        webp.extend_from_slice(&body);
+        assert_eq!(read_webp(&webp).images, 2);
     }
 
     #[test]

@@ -73,13 +73,13 @@ impl InputProfile {
 
     /// `image` converted from this profile to sRGB; a grey image with a grey profile
     /// becomes RGB. An error when the pixel layout does not fit the profile.
-    pub fn to_srgb(&self, image: DynamicImage) -> Result<DynamicImage, String> {
+    pub fn to_srgb(&self, image: &DynamicImage) -> Result<DynamicImage, String> {
         let srgb = ColorProfile::new_srgb();
         convert(image, &self.profile, &srgb)
     }
 
     /// `image` (sRGB) converted to this profile.
-    pub fn from_srgb(&self, image: DynamicImage) -> Result<DynamicImage, String> {
+    pub fn from_srgb(&self, image: &DynamicImage) -> Result<DynamicImage, String> {
         let srgb = ColorProfile::new_srgb();
         convert(image, &srgb, &self.profile)
     }
@@ -105,7 +105,7 @@ fn run<T: Copy + Default + Send + Sync>(
 }
 
 fn convert(
-    image: DynamicImage,
+    image: &DynamicImage,
     from: &ColorProfile,
     to: &ColorProfile,
 ) -> Result<DynamicImage, String> {
@@ -121,9 +121,9 @@ fn convert(
         )
     };
     let error = |e: moxcms::CmsError| format!("colour conversion failed ({e})");
-    let out = match (&image, gray) {
+    let out = match (image, gray) {
         (D::ImageRgb8(_), false) | (D::ImageLuma8(_), true) => {
-            let (layout, channels, raw) = match &image {
+            let (layout, channels, raw) = match image {
                 D::ImageRgb8(buf) => (Layout::Rgb, 3, buf.as_raw()),
                 D::ImageLuma8(buf) => (Layout::Gray, 1, buf.as_raw()),
                 _ => unreachable!(),
@@ -135,7 +135,7 @@ fn convert(
             D::ImageRgb8(ImageBuffer::from_raw(w, h, data).ok_or("buffer size")?)
         }
         (D::ImageRgba8(_), false) | (D::ImageLumaA8(_), true) => {
-            let (layout, channels, raw) = match &image {
+            let (layout, channels, raw) = match image {
                 D::ImageRgba8(buf) => (Layout::Rgba, 4, buf.as_raw()),
                 D::ImageLumaA8(buf) => (Layout::GrayAlpha, 2, buf.as_raw()),
                 _ => unreachable!(),
@@ -147,7 +147,7 @@ fn convert(
             D::ImageRgba8(ImageBuffer::from_raw(w, h, data).ok_or("buffer size")?)
         }
         (D::ImageRgb16(_), false) | (D::ImageLuma16(_), true) => {
-            let (layout, channels, raw) = match &image {
+            let (layout, channels, raw) = match image {
                 D::ImageRgb16(buf) => (Layout::Rgb, 3, buf.as_raw()),
                 D::ImageLuma16(buf) => (Layout::Gray, 1, buf.as_raw()),
                 _ => unreachable!(),
@@ -159,7 +159,7 @@ fn convert(
             D::ImageRgb16(ImageBuffer::from_raw(w, h, data).ok_or("buffer size")?)
         }
         (D::ImageRgba16(_), false) | (D::ImageLumaA16(_), true) => {
-            let (layout, channels, raw) = match &image {
+            let (layout, channels, raw) = match image {
                 D::ImageRgba16(buf) => (Layout::Rgba, 4, buf.as_raw()),
                 D::ImageLumaA16(buf) => (Layout::GrayAlpha, 2, buf.as_raw()),
                 _ => unreachable!(),
