@@ -870,7 +870,7 @@ impl MemoryPool {
             ));
         }
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        while *used + bytes > self.total {
+        while used.saturating_add(bytes) > self.total {
             used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
         }
         *used += bytes;
