@@ -23,10 +23,11 @@ use tract_onnx::pb;
 /// Largest tensor stored in a model file (initializer or `Constant`), in bytes.
 pub const MAX_TENSOR_BYTES: u64 = 256 << 20;
 
-/// Largest tensor tract may compute while folding constants, in elements: 2^26, 256 MiB
-/// as float32, or 16 times the input plane when that is larger (a plane-sized constant,
-/// such as zeros shaped like the input, is the network's own scale).
-pub const MAX_FOLDED_ELEMENTS: f64 = (1u64 << 26) as f64;
+/// Largest tensor tract may compute while folding constants, in elements: 2^24, 64 MiB as
+/// float32. Raised to 4 times the input plane when that is larger (a plane-sized constant,
+/// such as zeros shaped like the input, is the network's own scale), and to the largest
+/// stored tensor (a transposed or rescaled weight is no larger than the weight).
+pub const MAX_FOLDED_ELEMENTS: f64 = (1u64 << 24) as f64;
 
 /// Largest sum of all folded results, in elements (tract keeps them as graph constants).
 pub const MAX_FOLDED_TOTAL: f64 = (1u64 << 28) as f64;
@@ -286,7 +287,8 @@ pub fn check_folding(graph: &pb::GraphProto, input_shape: [usize; 4]) -> Result<
         known.insert(tensor.name.clone(), stored_known(tensor));
     }
     let plane = (input_shape[2] * input_shape[3]) as f64;
-    let limit = MAX_FOLDED_ELEMENTS.max(16.0 * plane);
+    let largest_stored = known.values().map(|k| k.elements).fold(0.0, f64::max);
+    let limit = MAX_FOLDED_ELEMENTS.max(4.0 * plane).max(largest_stored);
     let mut total = 0.0;
     walk(
         graph,
@@ -306,88 +308,89 @@ fn walk(
     limit: f64,
     total: &mut f64,
 ) -> Result<(), String> {
-    // ONNX lists nodes in topological order; tract sorts them itself, so a node listed
-    // before its inputs is met again on a later round. Each round settles at least one
-    // node or ends the walk.
-    let mut pending: Vec<&pb::NodeProto> = graph.node.iter().collect();
-    let mut produced: std::collections::HashSet<&str> = graph
-        .input
-        .iter()
-        .map(|i| i.name.as_str())
-        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
-        .collect();
-    loop {
-        let before = pending.len();
-        let mut rest = Vec::new();
-        for node in pending {
-            let ready = node
-                .input
-                .iter()
-                .all(|i| i.is_empty() || produced.contains(i.as_str()) || known.contains_key(i));
-            if !ready {
-                rest.push(node);
-                continue;
-            }
-            for attr in &node.attribute {
-                for subgraph in attr.g.iter().chain(&attr.graphs) {
-                    // Names from the enclosing graph stay visible in a subgraph.
-                    for tensor in &subgraph.initializer {
-                        known.insert(tensor.name.clone(), stored_known(tensor));
-                    }
-                    walk(subgraph, known, None, input_shape, limit, total)?;
-                }
-            }
-            let inputs: Vec<Option<&Known>> = node
-                .input
-                .iter()
-                .filter(|i| !i.is_empty())
-                .map(|i| known.get(i))
-                .collect();
-            let shape_of_input = |name: &str| {
-                (Some(name) == input_name).then(|| {
-                    input_shape
-                        .iter()
-                        .map(|&d| (d as f64, d as f64))
-                        .collect::<Vec<_>>()
-                })
-            };
-            let outputs = fold(node, &inputs, &shape_of_input)?;
-            if let Some(result) = outputs {
-                if !(result.elements <= limit) {
-                    return Err(format!(
-                        "node '{}' ({}) computes a constant of up to {} elements at load, \
-                         over the limit of {limit} (see docs/model-contract.md)",
-                        node.name.escape_debug(),
-                        node.op_type.escape_debug(),
-                        if result.elements.is_finite() {
-                            format!("{}", result.elements)
-                        } else {
-                            "unboundedly many".to_string()
-                        }
-                    ));
-                }
-                *total += result.elements * node.output.len().max(1) as f64;
-                if *total > MAX_FOLDED_TOTAL.max(limit) {
-                    return Err(format!(
-                        "the graph computes constants of over {MAX_FOLDED_TOTAL} elements in \
-                         all at load (node '{}', {})",
-                        node.name.escape_debug(),
-                        node.op_type.escape_debug()
-                    ));
-                }
-                for output in node.output.iter().filter(|o| !o.is_empty()) {
-                    known.insert(output.clone(), result.clone());
-                }
-            }
-            for output in &node.output {
-                produced.insert(output.as_str());
-            }
-        }
-        pending = rest;
-        if pending.is_empty() || pending.len() == before {
-            return Ok(());
+    // ONNX lists nodes in topological order, but tract sorts them itself, so they are
+    // visited here in an order computed from the names (linear time, whatever the file's
+    // order); a node whose inputs are never produced, or that is on a cycle, is not folded.
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    for (index, node) in graph.node.iter().enumerate() {
+        for output in node.output.iter().filter(|o| !o.is_empty()) {
+            producer.entry(output.as_str()).or_insert(index);
         }
     }
+    let mut waiting_for = vec![0usize; graph.node.len()];
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); graph.node.len()];
+    for (index, node) in graph.node.iter().enumerate() {
+        for input in node.input.iter().filter(|i| !i.is_empty()) {
+            if let Some(&from) = producer.get(input.as_str()) {
+                waiting_for[index] += 1;
+                consumers[from].push(index);
+            }
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> = (0..graph.node.len())
+        .filter(|&i| waiting_for[i] == 0)
+        .collect();
+    while let Some(index) = ready.pop_front() {
+        let node = &graph.node[index];
+        for &next in &consumers[index] {
+            waiting_for[next] -= 1;
+            if waiting_for[next] == 0 {
+                ready.push_back(next);
+            }
+        }
+        for attr in &node.attribute {
+            for subgraph in attr.g.iter().chain(&attr.graphs) {
+                // Names from the enclosing graph stay visible in a subgraph.
+                for tensor in &subgraph.initializer {
+                    known.insert(tensor.name.clone(), stored_known(tensor));
+                }
+                walk(subgraph, known, None, input_shape, limit, total)?;
+            }
+        }
+        let inputs: Vec<Option<&Known>> = node
+            .input
+            .iter()
+            .filter(|i| !i.is_empty())
+            .map(|i| known.get(i))
+            .collect();
+        let shape_of_input = |name: &str| {
+            (Some(name) == input_name).then(|| {
+                input_shape
+                    .iter()
+                    .map(|&d| (d as f64, d as f64))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let outputs = fold(node, &inputs, &shape_of_input)?;
+        if let Some(result) = outputs {
+            if !(result.elements <= limit) {
+                return Err(format!(
+                    "node '{}' ({}) computes a constant of up to {} elements at load, \
+                     over the limit of {limit} (see docs/model-contract.md)",
+                    node.name.escape_debug(),
+                    node.op_type.escape_debug(),
+                    if result.elements.is_finite() {
+                        format!("{}", result.elements)
+                    } else {
+                        "unboundedly many".to_string()
+                    }
+                ));
+            }
+            *total += result.elements * node.output.len().max(1) as f64;
+            if *total > MAX_FOLDED_TOTAL.max(limit) {
+                return Err(format!(
+                    "the graph computes constants of over {MAX_FOLDED_TOTAL} elements in \
+                     all at load (node '{}', {})",
+                    node.name.escape_debug(),
+                    node.op_type.escape_debug()
+                ));
+            }
+            for output in node.output.iter().filter(|o| !o.is_empty()) {
+                known.insert(output.clone(), result.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The bound on a node's outputs when they are constant at folding time (None when they
