@@ -363,7 +363,7 @@ fn walk(
         };
         let outputs = fold(node, &inputs, &shape_of_input)?;
         if let Some(result) = outputs {
-            if !(result.elements <= limit) {
+            if result.elements.is_nan() || result.elements > limit {
                 return Err(format!(
                     "node '{}' ({}) computes a constant of up to {} elements at load, \
                      over the limit of {limit} (see docs/model-contract.md)",
@@ -643,7 +643,7 @@ fn fold(
                 return unbounded("its start, limit or delta is unknown");
             };
             let step = delta.0.abs().min(delta.1.abs());
-            if delta.0 <= 0.0 && delta.1 >= 0.0 || step == 0.0 {
+            if (delta.0 <= 0.0 && delta.1 >= 0.0) || step == 0.0 {
                 return unbounded("its delta may be 0");
             }
             let span = (limit.1 - start.0).abs().max((limit.0 - start.1).abs());
