@@ -195,6 +195,57 @@ fn metadata_reaches_jpeg_png_tiff_and_webp_outputs() {
 }
 
 #[test]
+fn imagemagick_png_and_tiff_inputs_carry_their_metadata() {
+    require_tools!();
+    let f = Fixture::new();
+    camera_jpeg(&f);
+    let dir = f.dir.path();
+    // ImageMagick keeps EXIF, XMP and IPTC of a PNG in its "Raw profile" text chunks, where
+    // the decoder does not look for the orientation; IPTC of a TIFF in the Photoshop tag.
+    run_ok(CONVERT, &["camera.jpg", "camera.png"], dir);
+    run_ok(
+        CONVERT,
+        &["camera.jpg", "-compress", "LZW", "camera.tif"],
+        dir,
+    );
+    for input in ["camera.png", "camera.tif"] {
+        let output = format!("from-{input}.jpg");
+        let out = f.run(&[input, "-o", &output]);
+        assert!(out.status.success(), "{input}: {}", text(&out));
+    }
+    let tags = exif_tags(dir, &["from-camera.png.jpg", "from-camera.tif.jpg"]);
+    for (tags, input) in tags.iter().zip(["png", "tif"]) {
+        assert_eq!(
+            tag(tags, "ImageWidth"),
+            Some(&48.into()),
+            "{input}: turned upright"
+        );
+        assert_eq!(
+            tag(tags, "Title"),
+            Some(&"A title".into()),
+            "{input}: {tags}"
+        );
+        assert_eq!(
+            tag(tags, "Keywords"),
+            Some(&"harbour".into()),
+            "{input}: {tags}"
+        );
+        assert_eq!(
+            tag(tags, "ProfileDescription").and_then(|v| v.as_str()),
+            Some("sRGB IEC61966-2.1"),
+            "{input}"
+        );
+    }
+    assert_eq!(
+        tag(&tags[0], "Make"),
+        Some(&"TestCam".into()),
+        "{}",
+        tags[0]
+    );
+    assert_eq!(tag(&tags[0], "Orientation"), Some(&1.into()));
+}
+
+#[test]
 fn strip_drops_the_metadata() {
     require_tools!();
     let f = Fixture::new();

@@ -66,6 +66,10 @@ pub struct Carried {
     pub tiff_compression: Option<TiffCompression>,
     /// Pages (TIFF) or frames (GIF, APNG, WebP); 1 when there is one image or it is unknown.
     pub images: u32,
+    /// The EXIF came from where the decoder does not look for an orientation (a PNG's
+    /// text chunks, or an `eXIf` chunk after the image data): its orientation is applied
+    /// here, so that it can be reset in the output like any other.
+    pub orientation_not_applied: bool,
 }
 
 impl Carried {
@@ -82,11 +86,12 @@ impl Carried {
             if file.rewind().is_err() {
                 return Carried::default();
             }
-            return read_tiff(std::io::BufReader::new(file)).unwrap_or_else(|| Carried {
-                format: Some(ImageFormat::Tiff),
-                images: 1,
-                ..Carried::default()
-            });
+            return read_tiff(std::io::BufReader::new(file), head.starts_with(b"II"))
+                .unwrap_or_else(|| Carried {
+                    format: Some(ImageFormat::Tiff),
+                    images: 1,
+                    ..Carried::default()
+                });
         }
         // Past 1 GiB the decoder refuses the file anyway (its input limit is lower).
         let mut bytes = head[..n].to_vec();
@@ -103,7 +108,9 @@ impl Carried {
             Some(ImageFormat::Jpeg) => read_jpeg(bytes),
             Some(ImageFormat::Png) => read_png(bytes),
             Some(ImageFormat::WebP) => read_webp(bytes),
-            Some(ImageFormat::Tiff) => read_tiff(Cursor::new(bytes)).unwrap_or_default(),
+            Some(ImageFormat::Tiff) => {
+                read_tiff(Cursor::new(bytes), bytes.starts_with(b"II")).unwrap_or_default()
+            }
             Some(ImageFormat::Gif) => Carried {
                 images: gif_frames(bytes),
                 ..Carried::default()
@@ -204,6 +211,26 @@ fn iptc_from_resources(mut data: &[u8]) -> Option<Vec<u8>> {
         data = data.get(start + ((size + 1) & !1)..)?;
     }
     None
+}
+
+/// Whether `iim` is a sequence of whole IPTC-IIM datasets (0x1C, record, dataset, 16-bit
+/// length, data).
+fn iim_is_whole(iim: &[u8]) -> bool {
+    let mut at = 0;
+    while at < iim.len() {
+        if iim[at] != 0x1C {
+            // Padding after the last dataset (TIFF tags are padded to 4 bytes).
+            return at > 0 && iim[at..].iter().all(|&b| b == 0);
+        }
+        let Some(len) = be16(iim, at + 3) else {
+            return false;
+        };
+        if len & 0x8000 != 0 {
+            return false;
+        }
+        at += 5 + usize::from(len);
+    }
+    at == iim.len() && at > 0
 }
 
 /// Photoshop image resources holding `iptc` as resource 0x0404.
@@ -377,6 +404,7 @@ fn png_text(kind: &[u8], data: &[u8]) -> Option<(String, Vec<u8>)> {
 
 fn read_png(b: &[u8]) -> Carried {
     let mut carried = Carried::default();
+    let mut seen_image_data = false;
     let mut at = 8;
     while let (Some(len), Some(kind)) = (be32(b, at), b.get(at + 4..at + 8)) {
         let Some(data) = b.get(at + 8..at + 8 + len as usize) else {
@@ -394,7 +422,11 @@ fn read_png(b: &[u8]) -> Carried {
                     carried.dpi = Some((f64::from(x) * 0.0254, f64::from(y) * 0.0254));
                 }
             }
-            b"eXIf" => carried.exif = Some(strip_exif_prefix(data)),
+            b"eXIf" => {
+                carried.exif = Some(strip_exif_prefix(data));
+                carried.orientation_not_applied = seen_image_data;
+            }
+            b"IDAT" => seen_image_data = true,
             b"acTL" => carried.images = be32(data, 0).unwrap_or(1),
             b"tEXt" | b"zTXt" | b"iTXt" => {
                 if let Some((keyword, text)) = png_text(kind, data) {
@@ -404,7 +436,8 @@ fn read_png(b: &[u8]) -> Carried {
                         "Raw profile type exif" | "Raw profile type APP1"
                             if carried.exif.is_none() =>
                         {
-                            carried.exif = raw_profile(&text).map(|e| strip_exif_prefix(&e))
+                            carried.exif = raw_profile(&text).map(|e| strip_exif_prefix(&e));
+                            carried.orientation_not_applied = true;
                         }
                         "Raw profile type iptc" => {
                             carried.iptc = raw_profile(&text).map(|p| {
@@ -451,7 +484,8 @@ fn read_webp(b: &[u8]) -> Carried {
     carried
 }
 
-fn read_tiff<R: Read + Seek>(reader: R) -> Option<Carried> {
+/// `little_endian`: the file's byte order, for tags of bytes stored as LONGs.
+fn read_tiff<R: Read + Seek>(reader: R, little_endian: bool) -> Option<Carried> {
     use tiff::decoder::ifd::Value;
     use tiff::tags::Tag;
     let mut decoder = tiff::decoder::Decoder::new(reader).ok()?;
@@ -459,20 +493,27 @@ fn read_tiff<R: Read + Seek>(reader: R) -> Option<Carried> {
         format: Some(ImageFormat::Tiff),
         ..Carried::default()
     };
+    let long_bytes = |u: u32| {
+        if little_endian {
+            u.to_le_bytes().to_vec()
+        } else {
+            u.to_be_bytes().to_vec()
+        }
+    };
     let bytes_of = |value: Value| -> Option<Vec<u8>> {
         match value {
             Value::List(items) => items
                 .into_iter()
                 .map(|v| match v {
                     Value::Byte(b) => Some(vec![b]),
-                    // IPTC is sometimes stored as LONGs: their bytes, big-endian as written.
-                    Value::Unsigned(u) => Some(u.to_be_bytes().to_vec()),
+                    // IPTC is often stored as LONGs (exiftool does): their bytes as in the file.
+                    Value::Unsigned(u) => Some(long_bytes(u)),
                     _ => None,
                 })
                 .collect::<Option<Vec<Vec<u8>>>>()
                 .map(|v| v.concat()),
             Value::Byte(b) => Some(vec![b]),
-            Value::Unsigned(u) => Some(u.to_be_bytes().to_vec()),
+            Value::Unsigned(u) => Some(long_bytes(u)),
             _ => None,
         }
     };
@@ -482,11 +523,23 @@ fn read_tiff<R: Read + Seek>(reader: R) -> Option<Carried> {
         .ok()
         .flatten()
         .and_then(bytes_of);
-    carried.iptc = decoder
+    // ImageMagick writes a cut-off copy in the IPTC tag and the whole of it in the
+    // Photoshop resources tag: the first that is whole is taken.
+    let iptc_tag = decoder
         .find_tag(Tag::Unknown(33723))
         .ok()
         .flatten()
         .and_then(bytes_of);
+    let photoshop_iptc = decoder
+        .find_tag(Tag::Unknown(34377))
+        .ok()
+        .flatten()
+        .and_then(bytes_of)
+        .and_then(|resources| iptc_from_resources(&resources));
+    carried.iptc = [iptc_tag, photoshop_iptc]
+        .into_iter()
+        .flatten()
+        .find(|iptc| iim_is_whole(iptc));
     let rational = |v: Value| match v {
         Value::Rational(n, d) if d > 0 => Some(f64::from(n) / f64::from(d)),
         Value::List(l) => l.into_iter().next().and_then(|v| match v {
@@ -531,14 +584,24 @@ fn read_tiff<R: Read + Seek>(reader: R) -> Option<Carried> {
         Some(8) | Some(32946) => Some(TiffCompression::Deflate),
         _ => None,
     };
-    let mut pages = 1;
-    while decoder.more_images() && pages < 100_000 {
+    // Reduced-resolution copies (thumbnails, previews: NewSubfileType bit 0) are not pages.
+    let is_page = |decoder: &mut tiff::decoder::Decoder<R>| {
+        decoder
+            .find_tag_unsigned::<u32>(Tag::NewSubfileType)
+            .ok()
+            .flatten()
+            .is_none_or(|kind| kind & 1 == 0)
+    };
+    let mut pages = u32::from(is_page(&mut decoder));
+    let mut directories = 1;
+    while decoder.more_images() && directories < 100_000 {
         if decoder.next_image().is_err() {
             break;
         }
-        pages += 1;
+        directories += 1;
+        pages += u32::from(is_page(&mut decoder));
     }
-    carried.images = pages;
+    carried.images = pages.max(1);
     Some(carried)
 }
 
@@ -620,6 +683,34 @@ pub fn exif_upright(exif: &mut [u8]) {
     }
 }
 
+/// The EXIF orientation (IFD0 tag 0x0112).
+fn exif_orientation(exif: &[u8]) -> Option<image::metadata::Orientation> {
+    let little = match exif.get(..2)? {
+        b"II" => true,
+        b"MM" => false,
+        _ => return None,
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        let v: [u8; 2] = exif.get(at..at + 2)?.try_into().ok()?;
+        Some(if little {
+            u16::from_le_bytes(v)
+        } else {
+            u16::from_be_bytes(v)
+        })
+    };
+    let v: [u8; 4] = exif.get(4..8)?.try_into().ok()?;
+    let ifd = if little {
+        u32::from_le_bytes(v)
+    } else {
+        u32::from_be_bytes(v)
+    } as usize;
+    (0..usize::from(u16_at(ifd)?))
+        .map(|i| ifd + 2 + 12 * i)
+        .find(|&entry| u16_at(entry) == Some(0x0112) && u16_at(entry + 2) == Some(3))
+        .and_then(|entry| u16_at(entry + 8))
+        .and_then(|value| image::metadata::Orientation::from_exif(u8::try_from(value).ok()?))
+}
+
 /// Sets `tiff:Orientation` in an XMP packet to 1 (attribute or element form).
 pub fn xmp_upright(xmp: &[u8]) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(xmp) else {
@@ -687,6 +778,11 @@ pub fn take_in(
     label: &str,
 ) -> colorize::Result<(DynamicImage, Input)> {
     let mut image = image;
+    if carried.orientation_not_applied {
+        if let Some(orientation) = carried.exif.as_deref().and_then(exif_orientation) {
+            image.apply_orientation(orientation);
+        }
+    }
     let mut profile = None;
     if let Some(icc) = &carried.icc {
         match crate::profile::InputProfile::parse(icc) {
@@ -1162,6 +1258,8 @@ mod tests {
     #[test]
     fn iptc_round_trips_through_resources() {
         let iptc = vec![0x1C, 2, 5, 0, 3, b'a', b'b', b'c'];
+        assert!(iim_is_whole(&iptc));
+        assert!(!iim_is_whole(&iptc[..5]));
         assert_eq!(iptc_from_resources(&resources_from_iptc(&iptc)), Some(iptc));
     }
 }
