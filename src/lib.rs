@@ -101,16 +101,19 @@ pub fn colorize_l(
         let row_len = 2 * width;
         let mut copy = vec![0.0f32; row_len * height];
         write(&mut copy, row_len)?;
+        // The last report (1.0) may still stop the call, so it comes before the copy.
+        job.finish()?;
         job.install(|| {
             ab[..needed]
                 .par_chunks_mut(ab_stride)
                 .zip(copy.par_chunks(row_len))
                 .for_each(|(row, new)| row[..row_len].copy_from_slice(new))
         });
+        Ok(())
     } else {
         write(&mut ab[..needed], ab_stride)?;
+        job.finish()
     }
-    job.finish()
 }
 
 /// Colorizes 8-bit sRGB (`channels` = 3) or RGBA (4) pixels in place, keeping each

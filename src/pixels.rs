@@ -110,16 +110,19 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
             copy.extend_from_slice(&row[..row_len]);
         }
         write(&mut copy, row_len)?;
+        // The last report (1.0) may still stop the call, so it comes before the copy.
+        job.finish()?;
         job.install(|| {
             pixels
                 .par_chunks_mut(stride)
                 .zip(copy.par_chunks(row_len))
                 .for_each(|(px_row, new)| px_row[..row_len].copy_from_slice(new))
         });
+        Ok(())
     } else {
         write(pixels, stride)?;
+        job.finish()
     }
-    job.finish()
 }
 
 pub fn rgb8(model: &Model, options: &Options, pixels: &mut [u8], layout: Layout) -> Result<()> {

@@ -119,6 +119,9 @@ fn c_program_exercises_settings_progress_cancel_and_model_list() {
         .arg(has_default)
         .arg("test-installed")
         .env(colorize::MODEL_PATH_VAR, &installed)
+        // cargo's LD_LIBRARY_PATH would win over the rpath and may name target/release,
+        // whose libcolorize.so is from the last `cargo build`, not this test build.
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .unwrap();
     let text = output_text(&out);
@@ -149,6 +152,7 @@ fn client_built_against_the_previous_header_still_works() {
         .arg(&model)
         .arg(&broken)
         .arg(has_default)
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .unwrap();
     let text = output_text(&out);
@@ -185,7 +189,7 @@ fn rust_api_progress_cancel_and_threads() {
     assert!(fractions.windows(2).all(|p| p[0] <= p[1]), "{fractions:?}");
     assert_eq!(fractions.last(), Some(&1.0));
 
-    for stop_at in 1..fractions.len() {
+    for stop_at in 1..=fractions.len() {
         let calls = std::sync::atomic::AtomicUsize::new(0);
         let stop = |_: f32| calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 < stop_at;
         let options = colorize::Options {

@@ -174,7 +174,7 @@ static void test_progress_and_cancel(const colorize_model *m, colorize_mode mode
   CHECK(memcmp(px, plain, (size_t)STRIDE * H) == 0, "progress changed the pixels");
   colorize_settings_free(no_progress);
 
-  for (size_t k = 1; k < reports; k++) {
+  for (size_t k = 1; k <= reports; k++) { /* the last report (1.0) too */
     memcpy(px, original, (size_t)STRIDE * H);
     log->count = 0;
     log->stop_at = k;
