@@ -7,7 +7,8 @@
 #      `cargo test`;
 #   3. every tests/ci.d/NN-*.sh in order (examples, eval cross-check, GIMP 2.10 and 3
 #      headless, fuzzing, valgrind, benchmark guard); each installs what it needs itself.
-#      The fuzz targets' ASan build starts beside step 2, at a lower priority.
+#      The fuzz targets' ASan build starts beside step 2, at a lower priority, and so does
+#      15-cinstall.sh (cargo-c's install of the C library), collected at the end.
 # Prints a table of the steps and their times at the end; exits non-zero if any step
 # failed, after running them all.
 #   COLORIZE_SUITE_SKIP="55-scale-out 50-gimp": leave out these tests/ci.d steps (by name,
@@ -75,6 +76,28 @@ else
     return $status
   }
 
+  # The C library install (15-cinstall.sh: cargo-c from crates.io and a build of the library
+  # alone in cargo-c's own target folder) shares no build with the steps below either: it
+  # runs beside them at the lowest priority and is collected after the last step.
+  cinstall_log=$(mktemp)
+  cinstall_start=$SECONDS
+  cinstall_pid=
+  if [ -x tests/ci.d/15-cinstall.sh ] && ! skipped 15-cinstall; then
+    echo "=== C library install test: started beside the steps below (log shown at the end)"
+    (nice -n 19 tests/ci.d/15-cinstall.sh >"$cinstall_log" 2>&1
+     status=$?
+     echo "=== C library install test ended $((SECONDS - cinstall_start)) s after it began" >>"$cinstall_log"
+     exit $status) &
+    cinstall_pid=$!
+  fi
+  cinstall_wait() {
+    local status=0
+    wait "$cinstall_pid" || status=$?
+    cinstall_pid=
+    cat "$cinstall_log"
+    return $status
+  }
+
   step "cargo build --all-targets" scripts/cargo-suite.sh build --all-targets
   step "cargo test" scripts/cargo-suite.sh test --no-fail-fast
   for script in tests/ci.d/*.sh; do
@@ -84,13 +107,16 @@ else
       names+=("$script"); times+=(0); results+=(skipped)
       continue
     fi
+    # Started in the background above; collected after the last step.
+    [ "$script" = tests/ci.d/15-cinstall.sh ] && [ -n "$cinstall_pid" ] && continue
     if [ "$script" = tests/ci.d/60-fuzz.sh ] && [ -n "$fuzz_build_pid" ]; then
       step "waiting for the fuzz build" fuzz_build_wait
     fi
     step "$script" "$script"
   done
   [ -z "$fuzz_build_pid" ] || step "waiting for the fuzz build" fuzz_build_wait
-  rm -f "$fuzz_log"
+  [ -z "$cinstall_pid" ] || step "tests/ci.d/15-cinstall.sh (waited for; in the background)" cinstall_wait
+  rm -f "$fuzz_log" "$cinstall_log"
 fi
 
 echo
