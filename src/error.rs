@@ -15,7 +15,7 @@ pub enum ErrorKind {
     NoModel,
     /// The model file cannot be read or is not valid ONNX.
     ModelLoad,
-    /// Valid ONNX that breaks the model contract (DESIGN.md §3).
+    /// Valid ONNX that breaks the model contract (docs/model-contract.md).
     ModelContract,
     /// The network failed while running.
     Inference,

@@ -1,4 +1,4 @@
-//! The quality yardstick of DESIGN.md §8: PSNR, AuC of the a*b* error, colourfulness.
+//! The quality yardstick (docs/quality.md): PSNR, AuC of the a*b* error, colourfulness.
 //!
 //! Every function takes interleaved 8-bit sRGB (`[r, g, b, r, g, b, …]`, row after row,
 //! no padding) borrowed from the caller, because that is what a user keeps of a colorized
@@ -174,7 +174,7 @@ pub fn colourfulness_rgb8(rgb: &[u8]) -> Result<f64, MetricsError> {
     Ok((var_rg + var_yb).sqrt() + 0.3 * mean_rg.hypot(mean_yb))
 }
 
-/// The grayscale baseline of DESIGN.md §8: each pixel keeps its L*, with a* = b* = 0,
+/// The grayscale baseline (docs/quality.md): each pixel keeps its L*, with a* = b* = 0,
 /// back to 8-bit sRGB (rounded). Also what "reducing a photo to grey" means in
 /// `colorize eval`: it is exactly the input a black-and-white photo would give.
 pub fn grayscale_baseline_rgb8(rgb: &[u8]) -> Result<Vec<u8>, MetricsError> {

@@ -11,22 +11,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 
 use common::CliFixture as Fixture;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn grey(path: &Path, w: u32, h: u32) {
-    let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 3 + y * 5) % 256) as u8]));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    img.save(path).unwrap();
-}
+use common::{grey_png as grey, text};
 
 /// Files in a folder tree, relative, sorted, hidden ones included.
 fn tree(dir: &Path) -> Vec<String> {

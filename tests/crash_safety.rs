@@ -1,4 +1,4 @@
-//! Crash safety of `colorize` batches (issue 7, item 4):
+//! Crash safety of `colorize` batches:
 //! - a folder batch SIGKILLed several times mid-run, then resumed with `--skip-existing`:
 //!   every output that exists at any moment is complete and decodes, no temporary file is
 //!   visible, the inputs are byte-for-byte unchanged, and the resumed run finishes the rest;
@@ -14,15 +14,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_colorize");
+use common::text;
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+const BIN: &str = env!("CARGO_BIN_EXE_colorize");
 
 /// A grey photo-like image with noise, so that its PNG does not compress to nothing.
 fn noisy_grey(path: &Path, w: u32, h: u32, seed: u32) {
@@ -176,7 +170,7 @@ fn killed_folder_batch_resumes_with_skip_existing() {
         .filter(|rel| is_hidden(rel))
         .collect();
     // Hidden leftovers (a temp file cut off by SIGKILL) are allowed, visible ones are not
-    // (check_outputs would have failed); report them so the README table stays honest.
+    // (check_outputs would have failed); report them so the table in docs/reliability.md stays honest.
     println!("hidden temporary files left by the kills: {hidden:?}");
     assert!(
         hidden.iter().all(|rel| rel.ends_with(".colorize-tmp")),

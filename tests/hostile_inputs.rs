@@ -14,22 +14,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::CliFixture as Fixture;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn grey_png(path: &Path, w: u32, h: u32) {
-    let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 3 + y * 5) % 256) as u8]));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    img.save(path).unwrap();
-}
+use common::{grey_png, text};
 
 /// A grey JPEG with texture (so its entropy-coded data is not trivially short).
 fn grey_jpeg(w: u32, h: u32) -> Vec<u8> {

@@ -9,9 +9,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
+use common::text;
 use common::CliFixture as Fixture;
 
 /// Debian's convert (not a stand-in earlier on PATH).
@@ -77,14 +78,6 @@ fn run_ok(program: &str, args: &[&str], dir: &Path) {
         "{program} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// exiftool's tags of each file, by file name (`-n`: numbers as numbers).

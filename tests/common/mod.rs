@@ -458,3 +458,21 @@ impl CliFixture {
         child.wait_with_output().unwrap()
     }
 }
+
+/// A command's stdout and stderr together, for messages that may go to either.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A grey PNG with a texture, written to `path` (its folder created).
+pub fn grey_png(path: &std::path::Path, w: u32, h: u32) {
+    let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 3 + y * 5) % 256) as u8]));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    img.save(path).unwrap();
+}

@@ -55,7 +55,7 @@ pub struct EvalArgs {
     #[arg(long)]
     json: bool,
 
-    /// Print a Markdown table (for the README) instead of a plain one.
+    /// Print a Markdown table (for docs/quality.md) instead of a plain one.
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
 
