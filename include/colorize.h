@@ -316,7 +316,7 @@ size_t colorize_model_count(void);
 const char *colorize_model_name_at(size_t index);
 
 /*
- A metadata value (e.g. "colorize.description") of model `index`, loading the model if
+ A metadata value (e.g. "colorize.category") of model `index`, loading the model if
  it is not loaded yet; NULL past the end, if the key is absent or NULL, or if the model
  cannot be loaded. The string is kept by the library for the life of the process.
 
