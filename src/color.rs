@@ -4,7 +4,8 @@
 //! a* = b* = 0 exactly and stays grey. (babl's "CIE Lab" is D50: clients such as the GIMP
 //! plug-ins must not mix the two.)
 //!
-//! Speed: 8-bit decoding and encoding go through palette's lookup tables, 16-bit and float
+//! Speed: 8-bit decoding and encoding go through palette's lookup tables (and grey pixels'
+//! L* through a table of its own), 16-bit and float
 //! both ways through small interpolated tables of the transfer curve (built once); only the
 //! Lab <-> XYZ maths runs per pixel.
 //!
@@ -25,6 +26,20 @@ pub type LabPixel = [f32; 3];
 pub fn srgb8_to_linear(rgb: [u8; 3]) -> [f32; 3] {
     let lin: LinSrgb<f32> = Srgb::new(rgb[0], rgb[1], rgb[2]).into_linear();
     [lin.red, lin.green, lin.blue]
+}
+
+/// L* of an 8-bit sRGB colour. Grey pixels (R = G = B), all of a black-and-white photo,
+/// take a 256-entry table of the same function, skipping the per-pixel cube root.
+#[inline]
+pub fn srgb8_to_lightness(rgb: [u8; 3]) -> f32 {
+    static GREY: OnceLock<[f32; 256]> = OnceLock::new();
+    if rgb[0] == rgb[1] && rgb[1] == rgb[2] {
+        let table = GREY.get_or_init(|| {
+            std::array::from_fn(|v| linear_to_lightness(srgb8_to_linear([v as u8; 3])))
+        });
+        return table[usize::from(rgb[0])];
+    }
+    linear_to_lightness(srgb8_to_linear(rgb))
 }
 
 /// Linear-light value of one 16-bit sRGB-encoded sample (the interpolated table of
@@ -313,6 +328,17 @@ mod tests {
         // Outside 0..1 (float images may hold such values) the exact curve still answers.
         assert!((linear_channel_to_srgb(2.0) - srgb_encode_exact(2.0) as f32).abs() < 1e-6);
         assert!(srgb_channel_to_linear(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn grey_table_lightness_equals_the_full_conversion() {
+        let full = |rgb: [u8; 3]| linear_to_lightness(srgb8_to_linear(rgb));
+        for v in 0..=255u8 {
+            assert_eq!(srgb8_to_lightness([v; 3]), full([v; 3]), "grey {v}");
+        }
+        for rgb in [[255u8, 0, 0], [10, 200, 30], [128, 128, 127]] {
+            assert_eq!(srgb8_to_lightness(rgb), full(rgb), "{rgb:?}");
+        }
     }
 
     #[test]

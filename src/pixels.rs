@@ -131,7 +131,7 @@ pub fn rgb8(model: &Model, options: &Options, pixels: &mut [u8], layout: Layout)
         options,
         pixels,
         layout,
-        |p| color::linear_to_lightness(color::srgb8_to_linear([p[0], p[1], p[2]])),
+        |p| color::srgb8_to_lightness([p[0], p[1], p[2]]),
         |lab, p| p[..3].copy_from_slice(&color::lab_to_srgb8(lab)),
     )
 }
