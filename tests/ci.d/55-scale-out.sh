@@ -249,6 +249,12 @@ parallel_local() {
     done
     kill -TERM -- "-$runner" 2>/dev/null
     timeout 60 tail --pid="$runner" -f /dev/null
+    # The whole process group, not only the runner: a colorize that parallel signalled may
+    # still be finishing its image, and a rerun beside it would race it for the same outputs.
+    for i in $(seq 600); do
+        kill -0 -- "-$runner" 2>/dev/null || break
+        sleep 0.1
+    done
     say "parallel: interrupted with $(find "$out" -name '*.png' | wc -l) of 12 written"
     COLORIZE=$BIN timeout 300 "$ROOT/examples/parallel/colorize-shards.sh" "$T/photos" "$out" 4 \
         >"$T/parallel-2.log" 2>&1 || { cat "$T/parallel-2.log"; fail "parallel: second run"; }
