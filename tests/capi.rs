@@ -68,6 +68,8 @@ fn compile_c_test(source: &str, dir: &std::path::Path, header: Option<&str>) -> 
     let mut source_path = root.join("tests/c").join(source);
     if let Some(header) = header {
         std::fs::copy(root.join("tests/c").join(header), dir.join("colorize.h")).unwrap();
+        // The tests' assertions come along, so that they too see the header given here.
+        std::fs::copy(root.join("tests/c/check.h"), dir.join("check.h")).unwrap();
         let copy = dir.join(source);
         std::fs::copy(&source_path, &copy).unwrap();
         source_path = copy;
