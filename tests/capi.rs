@@ -8,27 +8,19 @@ use std::process::Command;
 
 #[test]
 fn c_program_exercises_the_whole_c_api() {
+    run_capi_test(None);
+}
+
+/// Builds tests/c/capi_test.c against `header` (under tests/c; `None`: include/colorize.h),
+/// runs it on a linear and a broken model, and wants every check passed.
+fn run_capi_test(header: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("linear.onnx");
     std::fs::write(&model, common::linear_model(0.5, -0.25)).unwrap();
     let broken = dir.path().join("broken.onnx");
     let (_, bytes, _) = common::broken_models().into_iter().next().unwrap();
     std::fs::write(&broken, bytes).unwrap();
-    let exe = dir.path().join("capi_test");
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/capi_test.c");
-    common::compile_against_library(
-        "cc",
-        &[&source],
-        &exe,
-        &[
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-pedantic",
-            "-Werror",
-            "-O1",
-        ],
-    );
+    let exe = compile_c_test("capi_test.c", dir.path(), header);
     let has_default = if colorize::default_model_name().is_some() {
         "1"
     } else {
@@ -38,13 +30,10 @@ fn c_program_exercises_the_whole_c_api() {
         .arg(&model)
         .arg(&broken)
         .arg(has_default)
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = output_text(&out);
     println!("{text}");
     assert!(out.status.success(), "capi_test failed:\n{text}");
     assert!(text.contains("all checks passed"));
@@ -138,28 +127,7 @@ fn c_program_exercises_settings_progress_cancel_and_model_list() {
 /// tests/c/capi_test.c, which uses every call of that header, passes unchanged.
 #[test]
 fn client_built_against_the_previous_header_still_works() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("linear.onnx");
-    std::fs::write(&model, common::linear_model(0.5, -0.25)).unwrap();
-    let broken = dir.path().join("broken.onnx");
-    let (_, bytes, _) = common::broken_models().into_iter().next().unwrap();
-    std::fs::write(&broken, bytes).unwrap();
-    let exe = compile_c_test("capi_test.c", dir.path(), Some("colorize-previous.h"));
-    let has_default = if colorize::default_model_name().is_some() {
-        "1"
-    } else {
-        "0"
-    };
-    let out = Command::new(&exe)
-        .arg(&model)
-        .arg(&broken)
-        .arg(has_default)
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .unwrap();
-    let text = output_text(&out);
-    assert!(out.status.success(), "old client failed:\n{text}");
-    assert!(text.contains("all checks passed"));
+    run_capi_test(Some("colorize-previous.h"));
 }
 
 /// The Rust API's progress and cancel: fractions from 0 to 1, never decreasing; a stop
