@@ -1122,6 +1122,17 @@ fn png_with(png: &[u8], carried: &Carried, exif: Option<&[u8]>, xmp: Option<&[u8
 
 /// `webp` (a simple lossless file, as image writes it) as an extended file with VP8X and
 /// the ICCP, EXIF and XMP chunks.
+/// Appends one RIFF chunk (WebP's container): kind, little-endian size, data, padded to
+/// an even length.
+fn riff_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(kind);
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        out.push(0);
+    }
+}
+
 fn webp_with(webp: &[u8], carried: &Carried, exif: Option<&[u8]>, xmp: Option<&[u8]>) -> Vec<u8> {
     if carried.icc.is_none() && exif.is_none() && xmp.is_none() {
         return webp.to_vec();
@@ -1155,28 +1166,20 @@ fn webp_with(webp: &[u8], carried: &Carried, exif: Option<&[u8]>, xmp: Option<&[
     if xmp.is_some() {
         flags |= 0x04;
     }
-    let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]| {
-        out.extend_from_slice(kind);
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            out.push(0);
-        }
-    };
     let mut body = b"WEBP".to_vec();
     let mut vp8x = vec![flags, 0, 0, 0];
     vp8x.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
     vp8x.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
-    chunk(&mut body, b"VP8X", &vp8x);
+    riff_chunk(&mut body, b"VP8X", &vp8x);
     if let Some(icc) = &carried.icc {
-        chunk(&mut body, b"ICCP", icc);
+        riff_chunk(&mut body, b"ICCP", icc);
     }
     body.extend_from_slice(image_chunk);
     if let Some(exif) = exif {
-        chunk(&mut body, b"EXIF", exif);
+        riff_chunk(&mut body, b"EXIF", exif);
     }
     if let Some(xmp) = xmp {
-        chunk(&mut body, b"XMP ", xmp);
+        riff_chunk(&mut body, b"XMP ", xmp);
     }
     let mut out = b"RIFF".to_vec();
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
@@ -1242,12 +1245,7 @@ mod tests {
             (b"ANMF", &[0; 3]),
             (b"ANMF", &[0; 3]),
         ] {
-            body.extend_from_slice(kind);
-            body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            body.extend_from_slice(data);
-            if data.len() % 2 == 1 {
-                body.push(0);
-            }
+            riff_chunk(&mut body, kind, data);
         }
         let mut webp = b"RIFF".to_vec();
         webp.extend_from_slice(&(body.len() as u32).to_le_bytes());
