@@ -150,6 +150,22 @@ pub fn decode_file_with<T>(
 /// Opens `path` for reading only if it is a regular file: a FIFO would block the open (or
 /// the read) forever, a device would be read without end.
 fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let (file, kind) = open_if_regular(path).map_err(io_error)?;
+    match kind {
+        None => Ok(file),
+        Some(kind) => Err(io_error(format!(
+            "not a regular file ({kind}); only image files are read"
+        ))),
+    }
+}
+
+/// Opens `path` for reading without blocking on a FIFO and says what it is: `None` for a
+/// regular file, ready to read, or the kind of anything else ("a FIFO", "a device", ...),
+/// which the caller refuses. Checked on the open descriptor, so a name swapped after a
+/// look cannot slip through. Shared by image and model files.
+pub(crate) fn open_if_regular(
+    path: &Path,
+) -> std::io::Result<(std::fs::File, Option<&'static str>)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -157,18 +173,22 @@ fn open_regular(path: &Path) -> Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NONBLOCK);
     }
-    let file = options.open(path).map_err(io_error)?;
-    let meta = file.metadata().map_err(io_error)?;
-    if !meta.is_file() {
-        return Err(io_error(format!(
-            "not a regular file ({}); only image files are read",
-            kind_name(&meta.file_type())
-        )));
+    let file = options.open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Ok((file, Some(kind_name(&kind))));
     }
+    clear_nonblocking(&file);
+    Ok((file, None))
+}
+
+/// Turns a descriptor opened with O_NONBLOCK (so that opening a FIFO could not hang) back
+/// to ordinary blocking reads and writes.
+fn clear_nonblocking(file: &std::fs::File) {
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
-        // SAFETY: fcntl on a descriptor this function owns; clears O_NONBLOCK for reading.
+        // SAFETY: fcntl on a descriptor the caller owns; only the O_NONBLOCK flag changes.
         unsafe {
             let fd = file.as_raw_fd();
             let flags = libc::fcntl(fd, libc::F_GETFL);
@@ -177,7 +197,8 @@ fn open_regular(path: &Path) -> Result<std::fs::File> {
             }
         }
     }
-    Ok(file)
+    #[cfg(not(unix))]
+    let _ = file;
 }
 
 /// Reads the rest of `reader` (at its start) into memory: a file's `len` bytes, refused
@@ -883,7 +904,6 @@ fn open_stream(path: &Path) -> std::io::Result<std::fs::File> {
     };
     #[cfg(unix)]
     {
-        use std::os::fd::AsRawFd;
         use std::os::unix::fs::FileTypeExt;
         // Checked on the open descriptor: the name may have changed since it was looked at.
         let kind = file.metadata()?.file_type();
@@ -893,14 +913,8 @@ fn open_stream(path: &Path) -> std::io::Result<std::fs::File> {
                 kind_name(&kind)
             )));
         }
-        // SAFETY: fcntl on a descriptor owned here; writes block normally from now on.
-        unsafe {
-            let fd = file.as_raw_fd();
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags != -1 {
-                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-            }
-        }
+        // Writes block normally from now on.
+        clear_nonblocking(&file);
     }
     Ok(file)
 }

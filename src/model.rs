@@ -275,15 +275,10 @@ impl Model {
         let io_error = |e: std::io::Error| {
             Error::new(ErrorKind::ModelLoad, format!("{}: {e}", path.display()))
         };
-        // Opened without blocking, then checked to be a regular file: opening a FIFO for
-        // reading would wait for a writer forever, and a device has no meaningful length.
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-        let file = options.open(path).map_err(io_error)?;
-        let metadata = file.metadata().map_err(io_error)?;
-        if !metadata.is_file() {
+        // Only a regular file: opening a FIFO for reading would wait for a writer forever,
+        // and a device has no meaningful length.
+        let (file, other_kind) = crate::io::open_if_regular(path).map_err(io_error)?;
+        if other_kind.is_some() {
             return Err(Error::new(
                 ErrorKind::ModelLoad,
                 format!(
@@ -292,7 +287,7 @@ impl Model {
                 ),
             ));
         }
-        let len = metadata.len();
+        let len = file.metadata().map_err(io_error)?.len();
         if len > max_bytes {
             return Err(Error::too_large(format!(
                 "{}: model file is {len} bytes, over the limit of {max_bytes} bytes",
