@@ -54,10 +54,10 @@ tract_data::declare_knob!(
 );
 
 tract_data::declare_knob!(
-    TRACT_AMX_BF16,
+    scopable TRACT_AMX_BF16,
     bool,
     false,
-    "x86_64: opt in to the lossy AMX bf16 kernel for f32 matmul (operands truncated to bf16, ~1/2^8 relative error per multiply). Off by default."
+    "x86_64: opt in to the lossy AMX bf16 kernel for f32 matmul (operands truncated to bf16, ~1/2^8 relative error per multiply). Off by default. Read when a model is optimised, so a KnobScope can choose it per model."
 );
 
 tract_data::declare_knob!(

@@ -337,6 +337,10 @@ inventory::submit! {
 /// TDPBF16PS consumes 32 bf16 K-lanes so the panel must have at least one full step. The
 /// threshold matches `PackedAmxBf16A::k_alignment()`; below it the AVX-512 / FMA tiers' smaller
 /// tiles waste less work, and this tier declines so they answer.
+/// Smallest K the AMX bf16 tile is preferred at (see `amx_bf16_preferred`).
+#[cfg(tract_amx_bf16)]
+const AMX_BF16_MIN_K: usize = 512;
+
 #[cfg(tract_amx_bf16)]
 fn amx_bf16_preferred(
     _isa: &IsaSet,
@@ -344,11 +348,17 @@ fn amx_bf16_preferred(
     query: &Query,
     _suitable: &[Suitable],
 ) -> Option<&'static str> {
-    if dt != DatumType::F32 || query.n == Some(1) {
+    // The opt-in is read per query, not when the tiers are resolved, so that a model optimised
+    // inside a KnobScope with TRACT_AMX_BF16 gets bf16 and the next one, without it, does not.
+    if !crate::knobs::TRACT_AMX_BF16.get() || dt != DatumType::F32 || query.n == Some(1) {
         return None;
     }
     let big = |o: Option<usize>, t: usize| o.is_none_or(|v| v >= t);
-    if big(query.m, 16) && big(query.n, 16) && big(query.k, 32) {
+    // Each 16x16 tile pays a fixed cost (tile load of C's scratch, store, the f32 epilogue)
+    // that one TDPBF16PS step per 32 of K does not amortise at small K: at K 128 and 256 (the
+    // transposed convolutions of a VGG decoder) the AVX-512 f32 16x12 kernel measured as fast
+    // or faster; from K 576 up the AMX tile wins 1.2-2.5x.
+    if big(query.m, 16) && big(query.n, 16) && big(query.k, AMX_BF16_MIN_K) {
         Some(avx512amx_mmm_f32_16x16.name.as_str())
     } else {
         None
@@ -362,8 +372,7 @@ inventory::submit! {
         precedence: 8,
         name: "avx512amx-bf16",
         applies: |isa| {
-            crate::knobs::TRACT_AMX_BF16.get()
-                && isa.has(Isa::X86_64Avx2)
+            isa.has(Isa::X86_64Avx2)
                 && isa.has(Isa::X86_64Fma)
                 && isa.has(Isa::X86_64Avx512f)
                 && isa.has(Isa::X86_64AmxBf16)

@@ -134,6 +134,9 @@ impl ProtoFusedSpec {
                 assert!(
                     b_packing.dyn_eq(b.format())
                         || (b_packing.is::<PackedFormat>() && b_packing.r() == b.format().r())
+                        || b.format()
+                            .downcast_ref::<crate::ops::cnn::conv::lazy_im2col::LazyIm2colParams>()
+                            .is_some_and(|lazy| lazy.bf16_k2 && lazy.packer.r == b_packing.r())
                 );
                 debug_assert!(pa.k().to_dim().compatible_with(&geo.k.to_dim()));
                 debug_assert!(b.k().to_dim().compatible_with(&geo.k.to_dim()));

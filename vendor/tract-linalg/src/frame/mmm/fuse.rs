@@ -53,13 +53,21 @@ pub enum FusedSpec<'t> {
 impl FusedSpec<'_> {
     pub fn prefer_col_outer(&self) -> Option<bool> {
         if let FusedSpec::AddMatMul { a, b, .. } = self {
-            let a_is_eager = a.format().is::<PackedFormat>();
-            let b_is_eager = b.format().is::<PackedFormat>();
+            let a_is_eager = is_eager(a);
+            let b_is_eager = is_eager(b);
             if a_is_eager == b_is_eager { None } else { Some(a_is_eager) }
         } else {
             None
         }
     }
+}
+
+/// Whether `input` holds its panels ready (packed once, ahead of the product) rather than
+/// producing each one on request (lazy im2col, panel extractors): a ready operand is the cheap
+/// one to re-read, so the tile walk keeps the produced one still. Ready covers every packing
+/// held in an `EagerPackedInput` (f32, int8, the AMX bf16 layouts), not just `PackedFormat`.
+pub fn is_eager(input: &AsInputValue) -> bool {
+    input.format().is::<PackedFormat>() || input.downcast_ref::<super::EagerPackedInput>().is_some()
 }
 
 // Careful here, the jump_to comments are used by the build script.

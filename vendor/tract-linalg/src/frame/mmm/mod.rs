@@ -302,6 +302,12 @@ impl<K: MatMatMulKer> MatMatMul for K {
     }
 }
 
+/// Whether an `AddMatMul` of `non_linear` has a B whose panels are produced on request rather
+/// than held ready (see [`fuse::is_eager`]).
+fn b_is_produced(non_linear: &[FusedSpec]) -> bool {
+    non_linear.iter().any(|f| matches!(f, FusedSpec::AddMatMul { b, .. } if !fuse::is_eager(b)))
+}
+
 /// `k` of the first `AddMatMul` in `non_linear`, or 0 if there is none.
 fn matmul_k(non_linear: &[FusedSpec]) -> usize {
     non_linear
@@ -625,8 +631,15 @@ unsafe fn run_blocked<K: MatMatMulKer>(
         let (mr, nr) = (ker.mr(), ker.nr());
         let (m_panels, n_panels) = (m.len(), n.len());
         let l2_share = llc_share.min(crate::cache::cache_info().l2_sharers_or_one());
-        let blk = inner_block_edge(mr, nr, k, elem, m_panels, n_panels, col_outer, l2_share);
-        let blk_outer = outer_block_edge(mr, nr, k, elem, blk, m_panels, n_panels, llc_share);
+        let (blk, blk_outer) = if col_outer && b_is_produced(non_linear) {
+            // Each B panel here is produced on request (a lazy im2col gathers and converts it),
+            // which costs far more than re-reading A's ready panels from L2/L3: block nothing,
+            // so each B panel is produced once and meets every A panel of this rectangle.
+            (usize::MAX, usize::MAX)
+        } else {
+            let blk = inner_block_edge(mr, nr, k, elem, m_panels, n_panels, col_outer, l2_share);
+            (blk, outer_block_edge(mr, nr, k, elem, blk, m_panels, n_panels, llc_share))
+        };
         scratch.run_in_tls_scope(|scratch, tls| {
             for_each_blocked_tile(m, n, blk, blk_outer, col_outer, |ia, ib| {
                 scratch.run_one_tile(ker, non_linear, tls, ia, ib)

@@ -70,8 +70,13 @@ impl Query {
 /// Where the kernel called `name` sits in `suitable`, or `None` when it is not suitable for this
 /// query. This is how a policy tier answers: naming a kernel the query never reached defers to
 /// the tier below instead of going unheard.
+///
+/// A kernel can reach one query through several of its packings: the AMX bf16 kernel keeps the
+/// plain f32 packing at index 0 (run with f32 FMAs) beside its own bf16 packing at index 1. A
+/// tier naming a kernel means the kernel's own path, so the highest packing index is taken: a
+/// kernel lists the packings it exists for after the generic one it keeps for compatibility.
 pub fn suitable_named(suitable: &[Suitable], name: &str) -> Option<usize> {
-    suitable.iter().position(|(mmm, _, _)| mmm.name() == name)
+    suitable.iter().rposition(|(mmm, _, _)| mmm.name() == name)
 }
 
 /// Keep only the suitable kernels nothing supersedes: a kernel written for this architecture

@@ -11,7 +11,14 @@ pub struct LazyIm2colParams {
     pub packer: PackedFormat,
     pub n_byte_offsets: Vec<isize>,
     pub k_byte_offsets: Vec<isize>,
+    /// Panels go out in the AMX bf16 kernel's B layout (`PackedBf16K2`: pairs of K rows
+    /// interleaved, bf16, K padded to the kernel's 32-deep step) instead of `packer`'s. They are
+    /// gathered in f32 through `packer` first, then converted in place.
+    pub bf16_k2: bool,
 }
+
+/// The AMX bf16 kernel steps through K 32 bf16 at a time, reading B by whole steps.
+const BF16_K_STEP: usize = 32;
 
 impl MMMInputFormat for LazyIm2colParams {
     fn r(&self) -> usize {
@@ -387,6 +394,8 @@ impl LazyIm2colInput {
 impl MMMInputValue for LazyIm2colInput {
     fn scratch_panel_buffer_layout(&self) -> Option<std::alloc::Layout> {
         let k = self.im2col.k_byte_offsets.len();
+        // The bf16 panel is converted in place from an f32 gather of K padded to the step.
+        let k = if self.im2col.bf16_k2 { k.next_multiple_of(BF16_K_STEP) } else { k };
         Some(self.im2col.packer.single_panel_layout(k, self.tensor.datum_type().size_of()))
     }
 
@@ -426,6 +435,10 @@ impl LazyIm2colInput {
         let mn_range = mn_start as isize..mn_end as isize;
         let k_range = 0..k as isize;
         let packed = buffer.unwrap();
+        if self.im2col.bf16_k2 && r == BF16_PANEL_R && size_of::<T>() == 4 {
+            unsafe { self.gather_bf16_k2_panel(packed, mn_start, mn_end) };
+            return packed;
+        }
         if mn_range.len() == r && mn_start.is_multiple_of(r) {
             let mut writer = self.im2col.packer.write_single_panel_with_k_outer(packed as *mut T);
             self.write(&mut writer, k_range, mn_range);
@@ -437,6 +450,96 @@ impl LazyIm2colInput {
             );
             self.write(&mut writer, k_range, mn_range);
         }
+        if self.im2col.bf16_k2 {
+            unsafe { f32_panel_to_bf16_k2(packed, k, r) };
+        }
         packed
     }
+}
+
+/// Columns of the AMX bf16 kernel's B panel (its tile is 16 wide).
+const BF16_PANEL_R: usize = 16;
+
+impl LazyIm2colInput {
+    /// Gathers the f32 panel of columns `mn_start..mn_end` straight into the AMX bf16 B layout
+    /// (see [`f32_panel_to_bf16_k2`]) in one pass: the 16 column offsets are read once for the
+    /// whole panel rather than once per row, and where the 16 columns are consecutive input
+    /// pixels (a stride-1 convolution away from a row end) each row is one contiguous load the
+    /// compiler vectorises. Columns past `mn_end` repeat the last one (their results are
+    /// discarded); rows past K are zeros up to the 32-deep step.
+    unsafe fn gather_bf16_k2_panel(&self, packed: *mut u8, mn_start: usize, mn_end: usize) {
+        const R: usize = BF16_PANEL_R;
+        let k_offsets = &self.im2col.k_byte_offsets;
+        let n_offsets = &self.im2col.n_byte_offsets[mn_start..mn_end];
+        let mut cols = [0isize; R];
+        for (n, col) in cols.iter_mut().enumerate() {
+            *col = n_offsets[n.min(n_offsets.len() - 1)];
+        }
+        let contiguous = n_offsets.len() == R
+            && cols.iter().enumerate().all(|(n, &o)| o == cols[0] + 4 * n as isize);
+        let base = unsafe { self.tensor.as_ptr_unchecked::<u8>().offset(self.group_offset_bytes) };
+        let k = k_offsets.len();
+        let out = packed as *mut [u32; R];
+        let row = |kk: usize| -> [u32; R] {
+            if kk >= k {
+                return [0; R];
+            }
+            let p = unsafe { base.offset(k_offsets[kk]) };
+            let mut bits = [0u32; R];
+            if contiguous {
+                let src = unsafe { p.offset(cols[0]) } as *const [u32; R];
+                bits = unsafe { src.read_unaligned() };
+            } else {
+                for n in 0..R {
+                    bits[n] = unsafe { (p.offset(cols[n]) as *const u32).read_unaligned() };
+                }
+            }
+            bits
+        };
+        for j in 0..k.next_multiple_of(BF16_K_STEP) / 2 {
+            let (lo, hi) = (row(2 * j), row(2 * j + 1));
+            let mut pair = [0u32; R];
+            for n in 0..R {
+                pair[n] = bf16_rne(lo[n]) | (bf16_rne(hi[n]) << 16);
+            }
+            unsafe { out.add(j).write_unaligned(pair) };
+        }
+    }
+}
+
+/// Rewrites, in place, a K-major f32 panel of `r` columns (`k` rows of `r` f32, row `i` at byte
+/// `4 r i`) as the AMX bf16 B layout: K rows taken in pairs, each pair `r` columns of two bf16
+/// (row `2j` then `2j + 1`), rounded to nearest even, K zero-padded to the 32-deep step.
+///
+/// In place is safe going up: pair `j` is read from bytes `[8 r j, 8 r j + 8 r)` and written to
+/// `[4 r j, 4 r j + 4 r)`, which lies at or below what is read and never reaches a later pair;
+/// each pair is read whole before it is written.
+unsafe fn f32_panel_to_bf16_k2(panel: *mut u8, k: usize, r: usize) {
+    const MAX_R: usize = 64;
+    assert!(r <= MAX_R);
+    let rows = panel as *const f32;
+    let out = panel as *mut u16;
+    let k_padded = k.next_multiple_of(BF16_K_STEP);
+    let mut pair = [0u32; MAX_R];
+    for j in 0..k_padded / 2 {
+        for (ki, row) in [2 * j, 2 * j + 1].into_iter().enumerate() {
+            for n in 0..r {
+                let bits = if row < k { unsafe { *rows.add(row * r + n) }.to_bits() } else { 0 };
+                pair[n] = if ki == 0 { bf16_rne(bits) } else { pair[n] | (bf16_rne(bits) << 16) };
+            }
+        }
+        let dst = unsafe { out.add(j * 2 * r) } as *mut u32;
+        for n in 0..r {
+            unsafe { dst.add(n).write_unaligned(pair[n]) };
+        }
+    }
+}
+
+/// f32 bits to bf16 bits, round to nearest even, NaN kept quiet (as VCVTNEPS2BF16).
+/// Branch-free so that the loops over a panel's 16 columns vectorise.
+#[inline(always)]
+fn bf16_rne(bits: u32) -> u32 {
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
+    let quiet_nan = (bits >> 16) | 0x40;
+    if bits & 0x7fff_ffff > 0x7f80_0000 { quiet_nan } else { rounded }
 }

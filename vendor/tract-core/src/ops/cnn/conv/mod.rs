@@ -5,7 +5,7 @@ mod conv;
 mod depth_wise;
 mod direct_spatial;
 mod im2col;
-mod lazy_im2col;
+pub(crate) mod lazy_im2col;
 mod nhwc;
 mod q_sum_b;
 
