@@ -271,7 +271,8 @@ fn working(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Res
         Upsampling::Guided => Some(box_downsample(&padded, pw, ph, stride)),
         Upsampling::Bilinear => None,
     };
-    let (ab, field_w, field_h) = model.run_plane_on(padded, pw, ph, job.executor())?;
+    let (ab, field_w, field_h) =
+        model.run_plane_on(padded, pw, ph, options.precision, job.executor())?;
     job.stage(NETWORK_DONE, PREDICT_END)?;
     let (a, b) = split_planes(ab, field_w * field_h);
     let coefficients = match guide {
@@ -563,7 +564,8 @@ fn native(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Resu
             }
             let padded = pad_reflect(&tile_l, tile_w, tile_h, pw, ph, 0, 0);
             drop(tile_l);
-            let (field, field_w, field_h) = model.run_plane_on(padded, pw, ph, job.executor())?;
+            let (field, field_w, field_h) =
+                model.run_plane_on(padded, pw, ph, options.precision, job.executor())?;
             let (fa, fb) = field.split_at(field_w * field_h);
             let inv = 1.0 / s as f64;
             for y in 0..tile_h {

@@ -47,8 +47,8 @@ pub use model::{
     DEFAULT_MAX_MODEL_BYTES, MODEL_PATH_VAR,
 };
 pub use options::{
-    required_len, Mode, Options, Progress, Upsampling, DEFAULT_TILE_SIZE, MAX_NETWORK_SIDE,
-    MAX_THREADS, MIN_TILE_SIZE,
+    required_len, Mode, Options, Precision, Progress, Upsampling, DEFAULT_TILE_SIZE,
+    MAX_NETWORK_SIDE, MAX_THREADS, MIN_TILE_SIZE,
 };
 
 /// This library's version, as in Cargo.toml (and `COLORIZE_VERSION_*` in the C header).

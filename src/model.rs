@@ -22,6 +22,7 @@ use tract_onnx::tract_core::knobs::KnobScope;
 
 use crate::contract::{self, keys};
 use crate::error::{Error, ErrorKind, Result};
+use crate::options::Precision;
 
 mod limits;
 
@@ -36,6 +37,9 @@ pub const DEFAULT_MAX_MODEL_BYTES: u64 = 256 << 20;
 
 /// How many optimized plans (one per padded input shape) a model keeps.
 const PLAN_CACHE_CAPACITY: usize = 8;
+
+/// A cached plan's input height, width and precision.
+type PlanKey = (usize, usize, Precision);
 
 type Plan = Arc<TypedSimplePlan>;
 
@@ -52,7 +56,7 @@ struct Inner {
     contract: Contract,
     /// The graph without its weights, for the constant-folding check of every new plan.
     folding: pb::GraphProto,
-    plans: Mutex<VecDeque<((usize, usize), Plan)>>,
+    plans: Mutex<VecDeque<(PlanKey, Plan)>>,
 }
 
 pub use crate::contract::Contract;
@@ -430,8 +434,8 @@ impl Model {
         }
     }
 
-    fn plan_for(&self, height: usize, width: usize) -> Result<Plan> {
-        let key = (height, width);
+    fn plan_for(&self, height: usize, width: usize, precision: Precision) -> Result<Plan> {
+        let key = (height, width, precision);
         {
             let mut plans = self.inner.plans.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(pos) = plans.iter().position(|(k, _)| *k == key) {
@@ -456,7 +460,7 @@ impl Model {
             .network
             .clone()
             .with_input_fact(0, f32::fact([1, 1, height, width]).into())
-            .and_then(|m| optimizer_knobs().enter(|| m.into_optimized()))
+            .and_then(|m| optimizer_knobs(precision).enter(|| m.into_optimized()))
             .and_then(TypedSimplePlan::new)
             .map_err(|e| {
                 Error::new(
@@ -485,8 +489,9 @@ impl Model {
         l: Vec<f32>,
         width: usize,
         height: usize,
+        precision: Precision,
     ) -> Result<(Vec<f32>, usize, usize)> {
-        self.run_plane_on(l, width, height, Executor::RayonGlobal)
+        self.run_plane_on(l, width, height, precision, Executor::RayonGlobal)
     }
 
     /// [`Model::run_plane`] with tract's matrix products on `executor` (a call's own pool).
@@ -495,9 +500,10 @@ impl Model {
         l: Vec<f32>,
         width: usize,
         height: usize,
+        precision: Precision,
         executor: Executor,
     ) -> Result<(Vec<f32>, usize, usize)> {
-        let plan = self.plan_for(height, width)?;
+        let plan = self.plan_for(height, width, precision)?;
         let inference_error = |e: &dyn std::fmt::Display| {
             Error::new(ErrorKind::Inference, format!("{}: {e}", self.inner.name))
         };
@@ -536,15 +542,32 @@ fn probe_side(contract: &Contract) -> usize {
         .unwrap_or_else(|| 32usize.div_ceil(contract.pad_multiple) * contract.pad_multiple)
 }
 
-/// tract optimiser settings for every plan (PERF_NOTES.md): its "direct spatial"
-/// convolution, which it picks for 3x3 layers of up to 64 input channels, ran 2-8x slower
-/// than im2col + matrix product on this project's encoder (conv1_2, conv2_1).
-fn optimizer_knobs() -> &'static KnobScope {
-    static KNOBS: OnceLock<KnobScope> = OnceLock::new();
-    KNOBS.get_or_init(|| {
-        // A tract without this knob gets its defaults (slower, still correct).
-        KnobScope::new([("TRACT_DISABLE_DIRECT_SPATIAL", "true")])
-            .or_else(|_| KnobScope::new([]))
-            .expect("an empty knob scope is always valid")
-    })
+/// tract optimiser settings for a plan of `precision`: bf16 opts in to tract's AMX bf16
+/// matrix-product kernel (vendor/tract-linalg picks it for the wide convolutions, from K 512
+/// up, and keeps f32 elsewhere); f32 leaves tract's defaults.
+fn optimizer_knobs(precision: Precision) -> &'static KnobScope {
+    static F32: OnceLock<KnobScope> = OnceLock::new();
+    static BF16: OnceLock<KnobScope> = OnceLock::new();
+    match precision {
+        Precision::F32 => {
+            F32.get_or_init(|| KnobScope::new([]).expect("an empty knob scope is always valid"))
+        }
+        Precision::Bf16 => BF16.get_or_init(|| {
+            KnobScope::new([("TRACT_AMX_BF16", "true")])
+                .expect("vendor/tract-linalg declares TRACT_AMX_BF16 scopable")
+        }),
+    }
+}
+
+/// Whether this CPU has AMX-BF16 tiles the OS lets this process use (the kernel tract's bf16
+/// plans run on); without them a bf16 plan computes in f32.
+pub(crate) fn has_amx_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        tract_linalg::x86_64::amx_bf16::has_amx_bf16()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }

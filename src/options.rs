@@ -39,6 +39,39 @@ pub enum Upsampling {
     Guided,
 }
 
+/// The arithmetic of the network's matrix products.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// 32-bit floats throughout, as the model was trained.
+    #[default]
+    F32,
+    /// Matrix-product operands rounded to bfloat16 (8 bits of mantissa), accumulated in
+    /// 32-bit floats, on the CPU's AMX tiles (Intel Xeon 4th generation and later); several
+    /// times faster there. On a CPU without AMX-BF16 this runs as [`Precision::F32`]
+    /// ([`Precision::runs_natively`] says which). Its quality cost is measured in
+    /// docs/quality.md.
+    Bf16,
+}
+
+impl Precision {
+    /// Whether this CPU runs `self` as asked (false: [`Precision::Bf16`] without AMX-BF16,
+    /// which then computes in f32).
+    pub fn runs_natively(self) -> bool {
+        match self {
+            Precision::F32 => true,
+            Precision::Bf16 => crate::model::has_amx_bf16(),
+        }
+    }
+
+    /// The name the command line, the C API's documentation and the GIMP dialog use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
 /// A progress callback: called on the calling thread with the fraction done (0..=1,
 /// never decreasing, 1 last when the call succeeds); returning `false` stops the call,
 /// which then fails with [`crate::ErrorKind::Cancelled`] and leaves its outputs untouched.
@@ -80,6 +113,8 @@ pub struct Options<'a> {
     /// Worker threads of this call (the network's matrix products and the per-pixel
     /// loops); 0 = rayon's global pool, one thread per core.
     pub threads: u32,
+    /// Arithmetic of the network's matrix products.
+    pub precision: Precision,
     /// Called with the fraction done; may stop the call (see [`Progress`]).
     pub progress: Option<Progress<'a>>,
 }
@@ -93,6 +128,7 @@ impl Default for Options<'_> {
             tile_size: 0,
             upsampling: Upsampling::Guided,
             threads: 0,
+            precision: Precision::default(),
             progress: None,
         }
     }

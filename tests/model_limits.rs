@@ -48,7 +48,9 @@ fn constant_of_shape_bomb_is_refused() {
     // The same graph with a small constant loads and runs.
     let bytes = common::constant_of_shape_model(&[1, 2, 1, 1]);
     let model = Model::from_bytes(&bytes, "small").unwrap();
-    model.run_plane(vec![50.0; 64 * 64], 64, 64).unwrap();
+    model
+        .run_plane(vec![50.0; 64 * 64], 64, 64, Default::default())
+        .unwrap();
 }
 
 #[test]
@@ -63,7 +65,9 @@ fn sizes_computed_from_the_input_shape_are_bounded_per_plan() {
     // Zeros shaped like the input (a factor of 1) are the network's own scale: accepted,
     // and run.
     let model = Model::from_bytes(&common::scaled_shape_model(1), "zeros-like").unwrap();
-    model.run_plane(vec![50.0; 48 * 40], 48, 40).unwrap();
+    model
+        .run_plane(vec![50.0; 48 * 40], 48, 40, Default::default())
+        .unwrap();
 }
 
 #[test]

@@ -79,6 +79,9 @@ struct Args {
     /// (exactly) as Conv 3x3 + DepthToSpace to this file, and exit.
     #[arg(long, value_name = "OUT.onnx")]
     rewrite_deconv: Option<PathBuf>,
+    /// Our engine's precisions for the network comparison (f32, bf16); ORT runs f32.
+    #[arg(long, value_delimiter = ',', default_value = "f32,bf16")]
+    precisions: Vec<String>,
     /// Override one of tract's knobs for this run (A/B tests of PERF_NOTES.md), e.g.
     /// TRACT_DISABLE_DIRECT_SPATIAL=false. Repeatable.
     #[arg(long, value_name = "NAME=VALUE")]
@@ -86,6 +89,14 @@ struct Args {
     /// Instead of benchmarking: time tract's plan node by node at SIZE x SIZE, and exit.
     #[arg(long, value_name = "SIZE")]
     profile: Option<usize>,
+}
+
+fn parse_precision(name: &str) -> Result<colorize::Precision> {
+    match name {
+        "f32" => Ok(colorize::Precision::F32),
+        "bf16" => Ok(colorize::Precision::Bf16),
+        other => bail!("--precisions: unknown precision {other:?} (f32, bf16)"),
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -195,22 +206,42 @@ fn main() -> Result<()> {
             ort.version
         );
         println!(
-            "{:>6} {:>12} {:>12} {:>12} {:>10} {:>11}",
-            "size", "ours first", "ours median", "ORT median", "ours/ORT", "max |diff|"
+            "    (ORT runs f32 in every row: its CPU provider has no bf16 convolution, so the"
         );
+        println!("     bf16 rows' ratio is against what a user would otherwise run)");
+        println!(
+            "{:>6} {:>9} {:>12} {:>12} {:>12} {:>10} {:>11}",
+            "size", "precision", "ours first", "ours median", "ORT f32", "ours/ORT", "max |diff|"
+        );
+        let precisions = args
+            .precisions
+            .iter()
+            .map(|name| parse_precision(name))
+            .collect::<Result<Vec<_>>>()?;
+        for &precision in &precisions {
+            if !precision.runs_natively() {
+                println!(
+                    "    {}: this CPU has no AMX-BF16, so it runs as f32",
+                    precision.name()
+                );
+            }
+        }
         for &size in &args.sizes {
-            let rounds = network::rounds_for(size, args.rounds);
-            let r = network::bench_size(&model, &mut ort, &work_dir, size, rounds)?;
-            println!(
-                "{:>6} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>10.2} {:>11.2e}",
-                r.size,
-                r.ours_first_s * 1e3,
-                r.ours_median_s * 1e3,
-                r.ort_median_s * 1e3,
-                r.ratio,
-                r.max_abs_diff
-            );
-            report.network.push(r);
+            for &precision in &precisions {
+                let rounds = network::rounds_for(size, args.rounds);
+                let r = network::bench_size(&model, &mut ort, &work_dir, size, precision, rounds)?;
+                println!(
+                    "{:>6} {:>9} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>10.2} {:>11.2e}",
+                    r.size,
+                    r.precision,
+                    r.ours_first_s * 1e3,
+                    r.ours_median_s * 1e3,
+                    r.ort_median_s * 1e3,
+                    r.ratio,
+                    r.max_abs_diff
+                );
+                report.network.push(r);
+            }
         }
     }
 

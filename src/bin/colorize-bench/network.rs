@@ -12,6 +12,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use colorize::Precision;
 use serde::Serialize;
 
 use crate::images;
@@ -102,6 +103,10 @@ impl Drop for OrtRunner {
 #[derive(Serialize, Clone, Debug)]
 pub struct SizeResult {
     pub size: usize,
+    /// Our engine's precision (ORT always runs f32: its CPU provider has no bf16 convolution).
+    pub precision: String,
+    /// False where this CPU lacks what `precision` needs and ran f32 instead.
+    pub precision_native: bool,
     /// First run of our engine at this shape: optimising the concrete plan plus one run.
     pub ours_first_s: f64,
     pub ours_median_s: f64,
@@ -141,6 +146,7 @@ pub fn bench_size(
     ort: &mut OrtRunner,
     work_dir: &Path,
     size: usize,
+    precision: Precision,
     rounds: usize,
 ) -> Result<SizeResult> {
     let m = model.contract().pad_multiple;
@@ -153,7 +159,7 @@ pub fn bench_size(
     ort.load(size, size, &input_path)?;
 
     let start = Instant::now();
-    let (ours_out, _, _) = model.run_plane(l.clone(), size, size)?;
+    let (ours_out, _, _) = model.run_plane(l.clone(), size, size, precision)?;
     let ours_first_s = start.elapsed().as_secs_f64();
     let output_path = work_dir.join(format!("ort-output-{size}.f32"));
     ort.dump(size, size, &output_path)?;
@@ -178,7 +184,7 @@ pub fn bench_size(
         let time_ours = || -> Result<f64> {
             let input = l.clone();
             let start = Instant::now();
-            model.run_plane(input, size, size)?;
+            model.run_plane(input, size, size, precision)?;
             Ok(start.elapsed().as_secs_f64())
         };
         let (a, b) = if round % 2 == 0 {
@@ -194,6 +200,8 @@ pub fn bench_size(
     }
     Ok(SizeResult {
         size,
+        precision: precision.name().to_string(),
+        precision_native: precision.runs_natively(),
         ours_first_s,
         ours_median_s: median(&mut ours),
         ort_median_s: median(&mut theirs),

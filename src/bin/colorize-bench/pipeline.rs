@@ -152,7 +152,9 @@ pub fn run(
         s.working_shape = working_shape(&model, w, h);
         let (pw, ph) = s.working_shape;
         let plane = vec![50.0f32; pw * ph];
-        let (_, t) = timed(|| Ok(model.run_plane(plane, pw, ph)?))?;
+        let (_, t) = timed(|| {
+            Ok(model.run_plane(plane, pw, ph, colorize::Options::default().precision)?)
+        })?;
         s.network_s = t;
         // Re-time the whole prediction warm, so the plan build is not in the split.
         let ((), predict_s) = timed(|| {
