@@ -1221,6 +1221,7 @@ pub fn run(cli: &Cli) -> ExitCode {
                 crate::CliUpsampling::Guided => colorize::Upsampling::Guided,
                 crate::CliUpsampling::Bilinear => colorize::Upsampling::Bilinear,
             },
+            precision: cli.precision.into(),
             ..Default::default()
         };
         let threads = cli

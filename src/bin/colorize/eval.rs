@@ -51,6 +51,10 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
     saturation: f32,
 
+    /// Arithmetic of the network (see `colorize --help`).
+    #[arg(long, value_enum, default_value_t = crate::CliPrecision::from(colorize::Precision::default()))]
+    precision: crate::CliPrecision,
+
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -184,6 +188,7 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
     let options = colorize::Options {
         working_size: args.working_size.unwrap_or(0),
         saturation: args.saturation,
+        precision: args.precision.into(),
         ..Default::default()
     };
 

@@ -81,6 +81,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = CliUpsampling::Guided)]
     pub upsampling: CliUpsampling,
 
+    /// Arithmetic of the network: bf16 (AMX tiles, several times faster on Intel Xeon 4th
+    /// generation and later; f32 on other CPUs) or f32 (as trained).
+    #[arg(long, value_enum, default_value_t = CliPrecision::from(colorize::Precision::default()))]
+    pub precision: CliPrecision,
+
     /// Tile side for --mode native (default 512).
     #[arg(long, value_name = "PIXELS")]
     pub tile_size: Option<u32>,
@@ -181,6 +186,30 @@ pub struct Cli {
 pub enum CliMode {
     Working,
     Native,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CliPrecision {
+    F32,
+    Bf16,
+}
+
+impl From<colorize::Precision> for CliPrecision {
+    fn from(precision: colorize::Precision) -> Self {
+        match precision {
+            colorize::Precision::F32 => CliPrecision::F32,
+            colorize::Precision::Bf16 => CliPrecision::Bf16,
+        }
+    }
+}
+
+impl From<CliPrecision> for colorize::Precision {
+    fn from(precision: CliPrecision) -> Self {
+        match precision {
+            CliPrecision::F32 => colorize::Precision::F32,
+            CliPrecision::Bf16 => colorize::Precision::Bf16,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
