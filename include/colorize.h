@@ -99,6 +99,23 @@ typedef enum colorize_upsampling {
 } colorize_upsampling;
 
 /*
+ The arithmetic of the network's matrix products. (Read as a plain integer, so Rust never
+ constructs it.)
+ */
+typedef enum colorize_precision {
+  /*
+   32-bit floats throughout, as the model was trained.
+   */
+  COLORIZE_PRECISION_F32 = 0,
+  /*
+   Matrix-product operands rounded to bfloat16, accumulated in f32, on the CPU's AMX
+   tiles: several times faster on Intel Xeon 4th generation and later; runs as F32 on a
+   CPU without AMX-BF16 (see colorize_precision_runs_natively).
+   */
+  COLORIZE_PRECISION_BF16 = 1,
+} colorize_precision;
+
+/*
  An opaque model handle: immutable after load, usable from many threads at once.
  Made by `colorize_model_load*`, released by `colorize_model_free`.
  */
@@ -215,6 +232,23 @@ enum colorize_status colorize_settings_set_tile_size(struct colorize_settings *s
  */
 enum colorize_status colorize_settings_set_upsampling(struct colorize_settings *settings,
                                                       colorize_upsampling upsampling);
+
+/*
+ Arithmetic of the network's matrix products: COLORIZE_PRECISION_F32 or
+ COLORIZE_PRECISION_BF16 (the default is the library's, see colorize_settings_new).
+
+ # Safety
+ `settings` is NULL or a live settings object.
+ */
+enum colorize_status colorize_settings_set_precision(struct colorize_settings *settings,
+                                                     colorize_precision precision);
+
+/*
+ Whether this CPU runs `precision` as asked: true for COLORIZE_PRECISION_F32; for
+ COLORIZE_PRECISION_BF16, whether it has AMX-BF16 (without, bf16 calls compute in f32).
+ False for a value that is not a colorize_precision.
+ */
+bool colorize_precision_runs_natively(colorize_precision precision);
 
 /*
  Worker threads of each call: 0 (default) = one per core, shared by all calls; N (up to
