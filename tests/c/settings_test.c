@@ -1,11 +1,12 @@
 /* The growing part of the C API from real C: colorize_settings (defaults, every setter and
- * its errors), progress (non-decreasing, ends at 1, on the calling thread) and cancel
- * (COLORIZE_ERROR_CANCELLED, buffers byte-identical, at every point of a call), threads,
+ * its errors, BF16 against F32), progress (non-decreasing, ends at 1, on the calling
+ * thread) and cancel (COLORIZE_ERROR_CANCELLED, buffers byte-identical, at every point of a call), threads,
  * colorize_status_str on any int, the model list and the name-or-path loader. Run by
  * tests/capi.rs as:
- *   settings_test LINEAR_MODEL.onnx HAS_DEFAULT(0|1) INSTALLED_NAME
+ *   settings_test LINEAR_MODEL.onnx HAS_DEFAULT(0|1) INSTALLED_NAME [WIDE_MODEL.onnx]
  * with COLORIZE_MODEL_PATH naming a folder that holds INSTALLED_NAME.onnx (a copy of
- * LINEAR_MODEL, which predicts a* = 0.5 (L* - 50), b* = -0.25 (L* - 50)). */
+ * LINEAR_MODEL, which predicts a* = 0.5 (L* - 50), b* = -0.25 (L* - 50)); WIDE_MODEL
+ * (tests/common's wide_model) is used only to compare BF16 with F32. */
 #include "colorize.h"
 
 #include <limits.h>
@@ -68,6 +69,7 @@ static void test_setters(const colorize_model *m) {
   EXPECT_STATUS(colorize_settings_set_tile_size(NULL, 64), COLORIZE_ERROR_NULL_POINTER);
   EXPECT_STATUS(colorize_settings_set_upsampling(NULL, COLORIZE_UPSAMPLING_BILINEAR), COLORIZE_ERROR_NULL_POINTER);
   EXPECT_STATUS(colorize_settings_set_threads(NULL, 1), COLORIZE_ERROR_NULL_POINTER);
+  EXPECT_STATUS(colorize_settings_set_precision(NULL, COLORIZE_PRECISION_BF16), COLORIZE_ERROR_NULL_POINTER);
   EXPECT_STATUS(colorize_settings_set_progress(NULL, record, NULL), COLORIZE_ERROR_NULL_POINTER);
   colorize_settings_free(NULL);
 
@@ -83,6 +85,9 @@ static void test_setters(const colorize_model *m) {
   EXPECT_STATUS(colorize_settings_set_mode(s, (colorize_mode)7), COLORIZE_ERROR_INVALID_ARGUMENT);
   EXPECT_STATUS(colorize_settings_set_upsampling(s, (colorize_upsampling)5), COLORIZE_ERROR_INVALID_ARGUMENT);
   EXPECT_STATUS(colorize_settings_set_threads(s, 5000), COLORIZE_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(colorize_settings_set_precision(s, (colorize_precision)7), COLORIZE_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(colorize_last_error(), "precision") != NULL && strstr(colorize_last_error(), "COLORIZE_PRECISION_BF16") != NULL,
+        "message names the precision and its values: %s", colorize_last_error());
 
   /* After only failed setters the settings are still the defaults: the same pixels as
    * settings NULL and as the options call with NULL options. */
@@ -128,6 +133,62 @@ static void test_setters(const colorize_model *m) {
   free(by_settings);
   free(by_null);
   free(by_options);
+}
+
+/* max |BF16 - F32| over the a*, b* of `m` on a PW x PH L* gradient (0.0 .. 99.9), the
+ * largest |a*|, |b*| of the F32 run (so a model that predicts zeros cannot pass) and how
+ * many values differ. */
+enum { PW = 37, PH = 23 };
+typedef struct { float worst, largest; size_t differing; } precision_gap;
+
+static precision_gap bf16_against_f32(const colorize_model *m) {
+  static float l[PW * PH], ab_f32[PW * PH * 2], ab_bf16[PW * PH * 2];
+  precision_gap gap = {0.0f, 0.0f, 0};
+  for (size_t i = 0; i < (size_t)PW * PH; i++) l[i] = (float)(i * 37 % 1000) / 10.0f;
+  colorize_settings *s = colorize_settings_new();
+  EXPECT_STATUS(colorize_settings_set_mode(s, COLORIZE_MODE_NATIVE), COLORIZE_OK);
+  EXPECT_STATUS(colorize_settings_set_precision(s, COLORIZE_PRECISION_F32), COLORIZE_OK);
+  EXPECT_STATUS(colorize_run_l_channel(m, s, l, PW, PH, PW, ab_f32, 2 * PW), COLORIZE_OK);
+  EXPECT_STATUS(colorize_settings_set_precision(s, COLORIZE_PRECISION_BF16), COLORIZE_OK);
+  EXPECT_STATUS(colorize_run_l_channel(m, s, l, PW, PH, PW, ab_bf16, 2 * PW), COLORIZE_OK);
+  for (size_t i = 0; i < (size_t)PW * PH * 2; i++) {
+    const float d = fabsf(ab_bf16[i] - ab_f32[i]);
+    if (!(d <= gap.worst)) gap.worst = d; /* NaN too */
+    if (fabsf(ab_f32[i]) > gap.largest) gap.largest = fabsf(ab_f32[i]);
+    gap.differing += ab_bf16[i] != ab_f32[i];
+  }
+  colorize_settings_free(s);
+  return gap;
+}
+
+/* Precision: both values are accepted and BF16 gives a*, b* close to F32's.
+ * The linear test model is a 1x1 convolution, a* = 0.5 L* - 25, b* = -0.25 L* + 12.5: were
+ * it run in bf16, its input L* (< 128) would be rounded to 8 significant bits, an error of
+ * at most 2^-9 of L* < 0.2, so a* would move by at most 0.1 (the weights 0.5, -0.25 are
+ * exact in bf16, the accumulation is f32); tolerance 0.25.
+ * The linear model's 1x1 convolution is too narrow for the bf16 kernel (tract keeps f32
+ * below K = 512), so BF16 gives exactly F32's values there. `wide` (may be NULL) has a 3x3
+ * convolution over 64 channels (K = 576) that BF16 does run in bf16: measured max |BF16 -
+ * F32| 0.127 of a*, b* up to 37 (Xeon with AMX-BF16; every value differs a little); the
+ * tolerance is 4 times that. Where bf16 runs natively some value must differ, or the
+ * BF16 setting did not reach the network. */
+#define TOLERANCE_WIDE 0.5f
+static void test_precision(const colorize_model *linear, const colorize_model *wide) {
+  const int native = colorize_precision_runs_natively(COLORIZE_PRECISION_BF16);
+  CHECK(colorize_precision_runs_natively(COLORIZE_PRECISION_F32), "F32 runs natively everywhere");
+  CHECK(!colorize_precision_runs_natively((colorize_precision)7), "a value outside the enum");
+  precision_gap gap = bf16_against_f32(linear);
+  CHECK(gap.worst <= 0.25f, "linear model: bf16 a*, b* differ from f32 by up to %g", gap.worst);
+  CHECK(gap.largest > 20.0f, "linear model: f32 a*, b* are (almost) zero: largest %g", gap.largest);
+  printf("precision: bf16 %s on this CPU; linear model: max |bf16 - f32| of a*, b* = %g (%zu of %d values differ)\n",
+         native ? "runs natively" : "runs as f32", gap.worst, gap.differing, PW * PH * 2);
+  if (wide == NULL) return;
+  gap = bf16_against_f32(wide);
+  CHECK(gap.worst <= TOLERANCE_WIDE, "wide model: bf16 a*, b* differ from f32 by up to %g", gap.worst);
+  CHECK(gap.largest > 10.0f, "wide model: f32 a*, b* are (almost) zero: largest %g", gap.largest);
+  if (native) CHECK(gap.differing > 0, "wide model: BF16 gives exactly F32's values on a CPU with AMX-BF16");
+  printf("precision: wide model: max |bf16 - f32| of a*, b* = %g (%zu of %d values differ; largest |a*|, |b*| %g)\n",
+         gap.worst, gap.differing, PW * PH * 2, gap.largest);
 }
 
 /* A call with progress reports 0..1, never decreasing, on the calling thread, 1 last; a
@@ -264,8 +325,8 @@ static void test_models(const char *model_path, int has_default, const char *ins
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s LINEAR_MODEL HAS_DEFAULT INSTALLED_NAME\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: %s LINEAR_MODEL HAS_DEFAULT INSTALLED_NAME [WIDE_MODEL]\n", argv[0]);
     return 2;
   }
   test_status_str();
@@ -273,6 +334,10 @@ int main(int argc, char **argv) {
   EXPECT_STATUS(colorize_model_load(argv[1], &m), COLORIZE_OK);
   if (m) {
     test_setters(m);
+    colorize_model *wide = NULL;
+    if (argc == 5) EXPECT_STATUS(colorize_model_load(argv[4], &wide), COLORIZE_OK);
+    test_precision(m, wide);
+    colorize_model_free(wide);
     test_progress_and_cancel(m, COLORIZE_MODE_WORKING);
     test_progress_and_cancel(m, COLORIZE_MODE_NATIVE);
     colorize_model_free(m);

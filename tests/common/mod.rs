@@ -108,6 +108,51 @@ pub fn spatial_model() -> Vec<u8> {
     g.to_bytes()
 }
 
+/// A model with one convolution wide enough (3x3 over 64 channels: K = 576) for the
+/// matrix-product kernel that precision bf16 selects (from K 512 up; narrower ones stay
+/// f32): 1x1 to 64 channels, ReLU, 3x3 to 16 channels, ReLU, 1x1 to a*, b*. Stride 1.
+pub fn wide_model() -> Vec<u8> {
+    let mut g = GraphBuilder::new("wide-test");
+    let l = g.contract_input(None);
+    let x = g.affine(&l, 0.02, -1.0);
+    let c1 = g.conv(
+        &x,
+        &weights(64, 11, 1.0),
+        &weights(64, 12, 0.5),
+        64,
+        1,
+        1,
+        1,
+        0,
+    );
+    let r1 = g.relu(&c1);
+    let c2 = g.conv(
+        &r1,
+        &weights(16 * 64 * 9, 13, 0.1),
+        &weights(16, 14, 0.1),
+        16,
+        64,
+        3,
+        1,
+        1,
+    );
+    let r2 = g.relu(&c2);
+    let c3 = g.conv(
+        &r2,
+        &weights(2 * 16, 15, 0.5),
+        &weights(2, 16, 0.1),
+        2,
+        16,
+        1,
+        1,
+        0,
+    );
+    let y = g.affine(&c3, 40.0, 0.0);
+    g.contract_output(&y, None);
+    contract_metadata(&mut g, 1, 1, 32);
+    g.to_bytes()
+}
+
 /// A model that only takes `side` x `side` input (metadata `colorize.input_size`), like
 /// one exported elsewhere with fixed shapes.
 pub fn fixed_size_model(side: usize, a_gain: f32, b_gain: f32) -> Vec<u8> {
