@@ -9,6 +9,7 @@
 mod batch;
 mod compare;
 mod eval;
+mod jpeg;
 mod metadata;
 mod profile;
 
@@ -344,7 +345,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     if cli.size == Some(0) || cli.tile_size == Some(0) {
-        eprintln!("colorize: --size and --tile-size must be at least 1 (leave them out for the defaults)");
+        eprintln!(
+            "colorize: --size and --tile-size must be at least 1 (leave them out for the defaults)"
+        );
         return ExitCode::from(2);
     }
     if cli.list_models {

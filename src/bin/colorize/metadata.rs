@@ -870,8 +870,17 @@ fn encode_jpeg(
     xmp: Option<&[u8]>,
     settings: &Settings,
 ) -> colorize::Result<Vec<u8>> {
-    use jpeg_encoder::{ColorType, Density, Encoder, SamplingFactor};
-    let rgb = image.to_rgb8();
+    use jpeg_encoder::{Density, SamplingFactor};
+    // An RGB8 image (what colorizing an 8-bit photo gives) is encoded from its own buffer,
+    // without a full-size copy.
+    let converted;
+    let rgb = match image {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        _ => {
+            converted = image.to_rgb8();
+            &converted
+        }
+    };
     let (w, h) = rgb.dimensions();
     let (Ok(w16), Ok(h16)) = (u16::try_from(w), u16::try_from(h)) else {
         return Err(io_error(format!(
@@ -883,51 +892,51 @@ fn encode_jpeg(
         .or(carried.jpeg_quality)
         .unwrap_or(colorize::io::DEFAULT_JPEG_QUALITY)
         .clamp(1, 100);
-    let mut out = Vec::new();
-    let mut encoder = Encoder::new(&mut out, quality);
-    encoder.set_sampling_factor(
-        match settings
-            .subsampling
-            .or(carried.jpeg_subsampling)
-            .unwrap_or(Subsampling::S444)
-        {
-            Subsampling::S444 => SamplingFactor::R_4_4_4,
-            Subsampling::S422 => SamplingFactor::R_4_2_2,
-            Subsampling::S420 => SamplingFactor::R_4_2_0,
-        },
-    );
-    if let Some((x, y)) = carried.dpi {
+    let (sampling, mcu) = match settings
+        .subsampling
+        .or(carried.jpeg_subsampling)
+        .unwrap_or(Subsampling::S444)
+    {
+        Subsampling::S444 => (SamplingFactor::R_4_4_4, (8, 8)),
+        Subsampling::S422 => (SamplingFactor::R_4_2_2, (16, 8)),
+        Subsampling::S420 => (SamplingFactor::R_4_2_0, (16, 16)),
+    };
+    let density = carried.dpi.map(|(x, y)| {
         let clamp = |v: f64| v.round().clamp(1.0, 65535.0) as u16;
-        encoder.set_density(Density::Inch {
+        Density::Inch {
             x: clamp(x),
             y: clamp(y),
-        });
-    }
+        }
+    });
     // A segment holds at most 65533 bytes; a larger EXIF or XMP cannot be a JPEG's.
     let segment = |prefix: &[u8], data: &[u8]| [prefix, data].concat();
-    let mut add = |nr: u8, data: Vec<u8>| {
-        if data.len() <= 65533 {
-            encoder.add_app_segment(nr, &data).map_err(io_error)
-        } else {
-            Ok(())
-        }
-    };
+    let mut segments = Vec::new();
     if let Some(exif) = exif {
-        add(1, segment(EXIF_PREFIX, exif))?;
+        segments.push((1, segment(EXIF_PREFIX, exif)));
     }
     if let Some(xmp) = xmp {
-        add(1, segment(XMP_PREFIX, xmp))?;
+        segments.push((1, segment(XMP_PREFIX, xmp)));
     }
     if let Some(iptc) = &carried.iptc {
-        add(13, segment(PHOTOSHOP_PREFIX, &resources_from_iptc(iptc)))?;
+        segments.push((13, segment(PHOTOSHOP_PREFIX, &resources_from_iptc(iptc))));
     }
-    if let Some(icc) = &carried.icc {
-        encoder.add_icc_profile(icc).map_err(io_error)?;
-    }
-    encoder
-        .encode(rgb.as_raw(), w16, h16, ColorType::Rgb)
-        .map_err(io_error)?;
-    Ok(out)
+    segments.retain(|(_, data)| data.len() <= 65533);
+    let configure = |encoder: &mut jpeg_encoder::Encoder<&mut Vec<u8>>, first: bool| {
+        encoder.set_sampling_factor(sampling);
+        if let Some(density) = density {
+            encoder.set_density(density);
+        }
+        if first {
+            for (nr, data) in &segments {
+                encoder.add_app_segment(*nr, data)?;
+            }
+            if let Some(icc) = &carried.icc {
+                encoder.add_icc_profile(icc)?;
+            }
+        }
+        Ok(())
+    };
+    crate::jpeg::encode_rgb(rgb.as_raw(), w16, h16, quality, mcu, configure).map_err(io_error)
 }
 
 fn encode_tiff(
