@@ -49,6 +49,37 @@ pub fn srgb16_channel_to_linear(v: u16) -> f32 {
     srgb_channel_to_linear(f32::from(v) * (1.0 / 65535.0))
 }
 
+/// [`srgb16_channel_to_linear`] of every 16-bit value, a table built once from it (the
+/// same values). Why: per pixel the interpolation costs more than one load, and a row's
+/// values are close together, so the 256 KB table is read mostly from the L1 cache.
+fn srgb16_linear_table() -> &'static [f32] {
+    static TABLE: OnceLock<Box<[f32]>> = OnceLock::new();
+    TABLE.get_or_init(|| (0..=u16::MAX).map(srgb16_channel_to_linear).collect())
+}
+
+/// L* of a row of 16-bit sRGB pixels (`channels` samples each, the first three RGB) into
+/// `l`. Equal to [`linear_to_lightness`] of [`srgb16_channel_to_linear`] per channel;
+/// grey pixels (R = G = B) take a table of L* per 16-bit level built from that function.
+pub fn srgb16_row_to_lightness(pixels: &[u16], channels: usize, l: &mut [f32]) {
+    static GREY: OnceLock<Box<[f32]>> = OnceLock::new();
+    let linear = srgb16_linear_table();
+    let grey = GREY.get_or_init(|| {
+        linear
+            .iter()
+            .map(|&v| linear_to_lightness([v, v, v]))
+            .collect()
+    });
+    for (out, p) in l.iter_mut().zip(pixels.chunks_exact(channels)) {
+        let (r, g, b) = (p[0], p[1], p[2]);
+        *out = if r == g && g == b {
+            grey[usize::from(r)]
+        } else {
+            let at = |v: u16| linear[usize::from(v)];
+            linear_to_lightness([at(r), at(g), at(b)])
+        };
+    }
+}
+
 /// Linear-light value of one sRGB-encoded sample in 0..1 (interpolated table look-up,
 /// within 2e-7 of the exact curve; values outside 0..1 take the exact curve).
 #[inline]
@@ -171,19 +202,61 @@ pub fn srgb8_to_lab(rgb: [u8; 3]) -> LabPixel {
 /// L*a*b* of a 16-bit sRGB colour.
 #[inline]
 pub fn srgb16_to_lab(rgb: [u16; 3]) -> LabPixel {
-    linear_to_lab(rgb.map(srgb16_channel_to_linear))
+    let linear = srgb16_linear_table();
+    linear_to_lab([
+        linear[usize::from(rgb[0])],
+        linear[usize::from(rgb[1])],
+        linear[usize::from(rgb[2])],
+    ])
 }
 
 /// L*a*b* of an sRGB-encoded colour with channels in 0..1.
 #[inline]
 pub fn srgb_to_lab(rgb: [f32; 3]) -> LabPixel {
-    linear_to_lab(rgb.map(srgb_channel_to_linear))
+    linear_to_lab([
+        srgb_channel_to_linear(rgb[0]),
+        srgb_channel_to_linear(rgb[1]),
+        srgb_channel_to_linear(rgb[2]),
+    ])
 }
 
+/// palette's D65 white and sRGB XYZ -> RGB matrix, as the f32 values palette derives from
+/// its f64 constants, so that [`lab_to_linear_unclamped`] equals palette's conversion bit
+/// for bit (tested).
+const WHITE_X: f32 = 0.95047f64 as f32;
+const WHITE_Z: f32 = 1.08883f64 as f32;
+#[rustfmt::skip]
+const XYZ_TO_RGB: [f32; 9] = [
+     3.2404542f64 as f32, -1.5371385f64 as f32, -0.4985314f64 as f32,
+    -0.9692660f64 as f32,  1.8760108f64 as f32,  0.0415560f64 as f32,
+     0.0556434f64 as f32, -0.2040259f64 as f32,  1.0572252f64 as f32,
+];
+const LAB_EPSILON: f32 = (6.0f64 / 29.0) as f32;
+const LAB_KAPPA: f32 = (108.0f64 / 841.0) as f32;
+const LAB_DELTA: f32 = (4.0f64 / 29.0) as f32;
+
+/// Linear-light sRGB of an L*a*b* colour, unclamped (clipping the channels would move
+/// L*). palette's `Lab -> Xyz -> LinSrgb` written out in the same operations and order:
+/// the generic version does not vectorise, this one does (see [`lab_row_to_linear`]).
+#[inline(always)]
 fn lab_to_linear_unclamped(lab: LabPixel) -> [f32; 3] {
-    // Unclamped: palette's `from_color` clips RGB channels, which would move L*.
-    let lin = LinSrgb::from_color_unclamped(Lab::new(lab[0], lab[1], lab[2]));
-    [lin.red, lin.green, lin.blue]
+    let fy = (lab[0] + 16.0) * (1.0f32 / 116.0);
+    let fx = fy + lab[1] * (1.0f32 / 500.0);
+    let fz = fy - lab[2] * (1.0f32 / 200.0);
+    let inverse = |c: f32| {
+        if c > LAB_EPSILON {
+            c * c * c
+        } else {
+            (c - LAB_DELTA) * LAB_KAPPA
+        }
+    };
+    let (x, y, z) = (inverse(fx) * WHITE_X, inverse(fy), inverse(fz) * WHITE_Z);
+    let m = &XYZ_TO_RGB;
+    [
+        m[0] * x + m[1] * y + m[2] * z,
+        m[3] * x + m[4] * y + m[5] * z,
+        m[6] * x + m[7] * y + m[8] * z,
+    ]
 }
 
 fn in_gamut(rgb: [f32; 3]) -> bool {
@@ -196,7 +269,14 @@ fn in_gamut(rgb: [f32; 3]) -> bool {
 /// lose chroma at constant L* and hue until they fit (see the module doc).
 pub fn lab_to_linear(lab: LabPixel) -> [f32; 3] {
     let l = lab[0].clamp(0.0, 100.0);
-    let direct = lab_to_linear_unclamped([l, lab[1], lab[2]]);
+    gamut_mapped(lab, lab_to_linear_unclamped([l, lab[1], lab[2]]))
+}
+
+/// `direct` (the unclamped conversion of `lab` with L* clamped to 0..100) brought into
+/// the gamut and clamped: the second half of [`lab_to_linear`].
+#[inline]
+fn gamut_mapped(lab: LabPixel, direct: [f32; 3]) -> [f32; 3] {
+    let l = lab[0].clamp(0.0, 100.0);
     let rgb = if in_gamut(direct) {
         direct
     } else {
@@ -215,29 +295,97 @@ pub fn lab_to_linear(lab: LabPixel) -> [f32; 3] {
         }
         best
     };
-    rgb.map(|c| c.clamp(0.0, 1.0))
+    // Written out: `array::map` here was not inlined (a call per channel in the profile).
+    [
+        rgb[0].clamp(0.0, 1.0),
+        rgb[1].clamp(0.0, 1.0),
+        rgb[2].clamp(0.0, 1.0),
+    ]
+}
+
+/// [`lab_to_linear`] of a row: L* from `l`, a*,b* pairs from `ab`, linear-light RGB
+/// triples into `rgb` (as many pixels as all three hold). The same values as one pixel at
+/// a time; the direct conversion of every pixel runs first, in a loop the compiler
+/// vectorises (with AVX2 where the CPU has it), and only colours outside the gamut take
+/// the bisection after it.
+pub fn lab_row_to_linear(l: &[f32], ab: &[f32], rgb: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { lab_row_to_linear_avx2(l, ab, rgb) };
+    }
+    lab_row_to_linear_portable(l, ab, rgb)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn lab_row_to_linear_avx2(l: &[f32], ab: &[f32], rgb: &mut [f32]) {
+    lab_row_to_linear_portable(l, ab, rgb)
+}
+
+#[inline(always)]
+fn lab_row_to_linear_portable(l: &[f32], ab: &[f32], rgb: &mut [f32]) {
+    // No FMA is enabled, so the vector code rounds exactly as the scalar code does.
+    for ((&l, ab), out) in l
+        .iter()
+        .zip(ab.chunks_exact(2))
+        .zip(rgb.chunks_exact_mut(3))
+    {
+        let direct = lab_to_linear_unclamped([l.clamp(0.0, 100.0), ab[0], ab[1]]);
+        out.copy_from_slice(&direct);
+    }
+    for ((&l, ab), out) in l
+        .iter()
+        .zip(ab.chunks_exact(2))
+        .zip(rgb.chunks_exact_mut(3))
+    {
+        let mapped = gamut_mapped([l, ab[0], ab[1]], [out[0], out[1], out[2]]);
+        out.copy_from_slice(&mapped);
+    }
+}
+
+/// 8-bit sRGB of linear-light RGB in 0..1 (palette's table look-up, rounded).
+#[inline]
+pub fn linear_to_srgb8(rgb: [f32; 3]) -> [u8; 3] {
+    let srgb: Srgb<u8> = Srgb::from_linear(LinSrgb::new(rgb[0], rgb[1], rgb[2]));
+    [srgb.red, srgb.green, srgb.blue]
+}
+
+/// 16-bit sRGB of linear-light RGB in 0..1 (rounded).
+#[inline]
+pub fn linear_to_srgb16(rgb: [f32; 3]) -> [u16; 3] {
+    // + 0.5 and truncation rounds these non-negative values like `round`, without the
+    // libm call `round` becomes on x86-64's baseline instruction set.
+    let encode = |c: f32| (linear_channel_to_srgb(c) * 65535.0 + 0.5) as u16;
+    [encode(rgb[0]), encode(rgb[1]), encode(rgb[2])]
+}
+
+/// sRGB-encoded colour of linear-light RGB.
+#[inline]
+pub fn linear_to_srgb(rgb: [f32; 3]) -> [f32; 3] {
+    [
+        linear_channel_to_srgb(rgb[0]),
+        linear_channel_to_srgb(rgb[1]),
+        linear_channel_to_srgb(rgb[2]),
+    ]
 }
 
 /// 8-bit sRGB of an L*a*b* colour (gamut-mapped, rounded; table look-up for the encoding).
 #[inline]
 pub fn lab_to_srgb8(lab: LabPixel) -> [u8; 3] {
-    let [r, g, b] = lab_to_linear(lab);
-    let srgb: Srgb<u8> = Srgb::from_linear(LinSrgb::new(r, g, b));
-    [srgb.red, srgb.green, srgb.blue]
+    linear_to_srgb8(lab_to_linear(lab))
 }
 
 /// 16-bit sRGB of an L*a*b* colour (gamut-mapped, rounded).
 #[inline]
 pub fn lab_to_srgb16(lab: LabPixel) -> [u16; 3] {
-    // + 0.5 and truncation rounds these non-negative values like `round`, without the
-    // libm call `round` becomes on x86-64's baseline instruction set.
-    lab_to_linear(lab).map(|c| (linear_channel_to_srgb(c) * 65535.0 + 0.5) as u16)
+    linear_to_srgb16(lab_to_linear(lab))
 }
 
 /// sRGB-encoded colour in 0..1 of an L*a*b* colour (gamut-mapped).
 #[inline]
 pub fn lab_to_srgb(lab: LabPixel) -> [f32; 3] {
-    lab_to_linear(lab).map(linear_channel_to_srgb)
+    linear_to_srgb(lab_to_linear(lab))
 }
 
 #[cfg(test)]
@@ -338,6 +486,67 @@ mod tests {
         }
         for rgb in [[255u8, 0, 0], [10, 200, 30], [128, 128, 127]] {
             assert_eq!(srgb8_to_lightness(rgb), full(rgb), "{rgb:?}");
+        }
+    }
+
+    /// The hand-written Lab -> linear RGB equals palette's bit for bit, and the row form
+    /// equals the per-pixel one (inside and outside the gamut, L* past 0..100, NaN).
+    #[test]
+    fn lab_conversion_equals_palette_and_rows_equal_pixels() {
+        let mut labs = Vec::new();
+        for l in (-2..=102).step_by(3) {
+            for a in (-130..=130).step_by(7) {
+                for b in (-130..=130).step_by(9) {
+                    labs.push([l as f32 + 0.37, a as f32 * 0.93, b as f32 * 1.07]);
+                }
+            }
+        }
+        labs.push([50.0, f32::NAN, 3.0]);
+        for &lab in &labs {
+            let ours = lab_to_linear_unclamped(lab);
+            let lin = LinSrgb::from_color_unclamped(Lab::new(lab[0], lab[1], lab[2]));
+            let theirs = [lin.red, lin.green, lin.blue];
+            assert!(
+                ours.iter()
+                    .zip(&theirs)
+                    .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+                "{lab:?}: {ours:?} vs {theirs:?}"
+            );
+        }
+        let l: Vec<f32> = labs.iter().map(|p| p[0]).collect();
+        let ab: Vec<f32> = labs.iter().flat_map(|p| [p[1], p[2]]).collect();
+        let mut rgb = vec![0.0f32; 3 * labs.len()];
+        lab_row_to_linear(&l, &ab, &mut rgb);
+        for (lab, row) in labs.iter().zip(rgb.chunks_exact(3)) {
+            let pixel = lab_to_linear(*lab);
+            assert!(
+                row.iter()
+                    .zip(&pixel)
+                    .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+                "{lab:?}: {row:?} vs {pixel:?}"
+            );
+        }
+    }
+
+    /// The 16-bit row L* (tables for every level and for grey) equals the per-pixel
+    /// conversion through the interpolated curve.
+    #[test]
+    fn sixteen_bit_row_lightness_equals_the_pixel_conversion() {
+        let levels = (0..=65535u16).step_by(97).chain([1, 2, 65534, 65535]);
+        let mut pixels = Vec::new();
+        for v in levels {
+            pixels.extend([v, v, v, 7]);
+            pixels.extend([v, v / 2, 65535 - v, 7]);
+        }
+        let mut l = vec![0.0f32; pixels.len() / 4];
+        srgb16_row_to_lightness(&pixels, 4, &mut l);
+        for (p, &ours) in pixels.chunks_exact(4).zip(&l) {
+            let full = linear_to_lightness([
+                srgb16_channel_to_linear(p[0]),
+                srgb16_channel_to_linear(p[1]),
+                srgb16_channel_to_linear(p[2]),
+            ]);
+            assert_eq!(ours.to_bits(), full.to_bits(), "{p:?}");
         }
     }
 

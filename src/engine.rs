@@ -176,6 +176,82 @@ impl Chroma {
     }
 }
 
+/// Scratch of [`Chroma::row_cached`]: the field's four coefficient rows interpolated
+/// across to full width, for the two field rows most recently used (`None`: not filled).
+pub struct RowCache {
+    rows: [(Option<usize>, Vec<f32>); 2],
+}
+
+impl Chroma {
+    /// A scratch for [`Chroma::row_cached`]; one per thread.
+    pub fn row_cache(&self) -> RowCache {
+        let len = match &self.kind {
+            ChromaKind::Field { .. } => 4 * self.width,
+            ChromaKind::Full { .. } => 0,
+        };
+        RowCache {
+            rows: [(None, vec![0.0; len]), (None, vec![0.0; len])],
+        }
+    }
+
+    /// [`Chroma::row`], the same values, faster on consecutive rows: in working mode some
+    /// 20 to 50 full-resolution rows share the same two field rows, so their across
+    /// interpolation is done once per field row and kept in `cache`, and each pixel does
+    /// only the down interpolation.
+    pub fn row_cached(&self, y: usize, l_row: &[f32], out: &mut [f32], cache: &mut RowCache) {
+        let ChromaKind::Field {
+            coefficients,
+            field_w,
+            field_h,
+            x_map,
+            y_scale,
+            y_offset,
+        } = &self.kind
+        else {
+            return self.row(y, l_row, out);
+        };
+        let (w, fw) = (self.width, *field_w);
+        let out = &mut out[..2 * w];
+        let (y0, y1, fy) = sample_position(y, *y_scale, *y_offset, *field_h);
+        let mut slot_of = |k: usize, keep: usize| -> usize {
+            if let Some(slot) = cache.rows.iter().position(|(row, _)| *row == Some(k)) {
+                return slot;
+            }
+            let slot = usize::from(cache.rows[0].0 == Some(keep));
+            let (row, across) = &mut cache.rows[slot];
+            for (c, plane) in coefficients.iter().enumerate() {
+                let field_row = &plane[k * fw..][..fw];
+                for (o, &(x0, x1, fx)) in across[c * w..][..w].iter_mut().zip(x_map) {
+                    let (v0, v1) = (field_row[x0 as usize], field_row[x1 as usize]);
+                    *o = v0 + (v1 - v0) * fx;
+                }
+            }
+            *row = Some(k);
+            slot
+        };
+        let top_slot = slot_of(y0, y1);
+        let bottom_slot = slot_of(y1, y0);
+        let (top, bottom) = (&cache.rows[top_slot].1, &cache.rows[bottom_slot].1);
+        let top: [&[f32]; 4] = std::array::from_fn(|c| &top[c * w..][..w]);
+        let bottom: [&[f32]; 4] = std::array::from_fn(|c| &bottom[c * w..][..w]);
+        let down = |c: usize| top[c].iter().zip(bottom[c]);
+        let s = self.saturation;
+        for (((pair, &l), (aa, ba)), (ab, bb)) in out
+            .chunks_exact_mut(2)
+            .zip(l_row)
+            .zip(down(0).zip(down(1)))
+            .zip(down(2).zip(down(3)))
+        {
+            let lerp = |(top, bottom): (&f32, &f32)| top + (bottom - top) * fy;
+            let l = l.clamp(0.0, 100.0);
+            let a = lerp(aa) * l + lerp(ba);
+            let b = lerp(ab) * l + lerp(bb);
+            pair[0] = a.clamp(-CHROMA_LIMIT, CHROMA_LIMIT) * s;
+            pair[1] = b.clamp(-CHROMA_LIMIT, CHROMA_LIMIT) * s;
+        }
+    }
+}
+
 /// For output index `i`, the field position `(i + 0.5) * scale + offset - 0.5` as two
 /// clamped neighbours and the weight of the second.
 fn sample_position(i: usize, scale: f64, offset: f64, len: usize) -> (usize, usize, f32) {

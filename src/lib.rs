@@ -200,23 +200,69 @@ pub fn colorize_image(
 ) -> Result<image::DynamicImage> {
     use image::DynamicImage as D;
     let (w, h) = (image.width() as usize, image.height() as usize);
+    fn rgb<P: image::Pixel>(
+        w: usize,
+        h: usize,
+        buf: Vec<P::Subpixel>,
+    ) -> Result<image::ImageBuffer<P, Vec<P::Subpixel>>> {
+        image::ImageBuffer::from_raw(w as u32, h as u32, buf)
+            .ok_or_else(|| Error::invalid("the spread grey image has the wrong size"))
+    }
     Ok(match image {
-        D::ImageRgb8(_) | D::ImageLuma8(_) => {
+        // Grey inputs are spread to RGB on the call's threads (image's conversion runs on
+        // one thread, through float).
+        D::ImageLuma8(grey) => {
+            let mut buf = rgb(
+                w,
+                h,
+                pixels::spread_grey(grey.into_raw(), w, false, options)?,
+            )?;
+            colorize_rgb8(model, options, &mut buf, w, h, w * 3, 3)?;
+            D::ImageRgb8(buf)
+        }
+        D::ImageLumaA8(grey) => {
+            let mut buf = rgb(
+                w,
+                h,
+                pixels::spread_grey(grey.into_raw(), w, true, options)?,
+            )?;
+            colorize_rgb8(model, options, &mut buf, w, h, w * 4, 4)?;
+            D::ImageRgba8(buf)
+        }
+        D::ImageLuma16(grey) => {
+            let mut buf = rgb(
+                w,
+                h,
+                pixels::spread_grey(grey.into_raw(), w, false, options)?,
+            )?;
+            colorize_rgb16(model, options, &mut buf, w, h, w * 3, 3)?;
+            D::ImageRgb16(buf)
+        }
+        D::ImageLumaA16(grey) => {
+            let mut buf = rgb(
+                w,
+                h,
+                pixels::spread_grey(grey.into_raw(), w, true, options)?,
+            )?;
+            colorize_rgb16(model, options, &mut buf, w, h, w * 4, 4)?;
+            D::ImageRgba16(buf)
+        }
+        D::ImageRgb8(_) => {
             let mut buf = image.into_rgb8();
             colorize_rgb8(model, options, &mut buf, w, h, w * 3, 3)?;
             D::ImageRgb8(buf)
         }
-        D::ImageRgba8(_) | D::ImageLumaA8(_) => {
+        D::ImageRgba8(_) => {
             let mut buf = image.into_rgba8();
             colorize_rgb8(model, options, &mut buf, w, h, w * 4, 4)?;
             D::ImageRgba8(buf)
         }
-        D::ImageRgb16(_) | D::ImageLuma16(_) => {
+        D::ImageRgb16(_) => {
             let mut buf = image.into_rgb16();
             colorize_rgb16(model, options, &mut buf, w, h, w * 3, 3)?;
             D::ImageRgb16(buf)
         }
-        D::ImageRgba16(_) | D::ImageLumaA16(_) => {
+        D::ImageRgba16(_) => {
             let mut buf = image.into_rgba16();
             colorize_rgb16(model, options, &mut buf, w, h, w * 4, 4)?;
             D::ImageRgba16(buf)

@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use crate::color::{self, LabPixel};
+use crate::color;
 use crate::engine::{self, Plane};
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -43,15 +43,17 @@ impl Layout {
     }
 }
 
-/// Colorizes `pixels` in place. `lightness` gives a pixel's L* from its first three
-/// samples; `encode` writes an L*a*b* colour into the first three samples.
+/// Colorizes `pixels` in place. `lightness` writes the L* of a row's pixels (`channels`
+/// samples each, the first three RGB) into its second argument; `encode` writes a
+/// linear-light RGB colour (each channel in 0..1, gamut-mapped) into a pixel's first three
+/// samples.
 pub fn colorize_in_place<T: Copy + Send + Sync>(
     model: &Model,
     options: &Options,
     pixels: &mut [T],
     layout: Layout,
-    lightness: impl Fn(&[T]) -> f32 + Sync,
-    encode: impl Fn(LabPixel, &mut [T]) + Sync,
+    lightness: impl Fn(&[T], &mut [f32]) + Sync,
+    encode: impl Fn([f32; 3], &mut [T]) + Sync,
 ) -> Result<()> {
     let used = layout.check(pixels.len())?;
     options.validate()?;
@@ -69,11 +71,7 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
         l[width * rows.start..width * rows.end]
             .par_chunks_mut(width)
             .zip(pixels[stride * rows.start..].par_chunks(stride))
-            .for_each(|(l_row, px_row)| {
-                for (out, px) in l_row.iter_mut().zip(px_row.chunks_exact(channels)) {
-                    *out = lightness(px);
-                }
-            })
+            .for_each(|(l_row, px_row)| lightness(&px_row[..width * channels], l_row))
     })?;
     let chroma = engine::predict(model, options, Plane::new(&l, width, height, width)?, &job)?;
     job.stage(engine::PREDICT_END, 1.0)?;
@@ -88,15 +86,21 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
                 .zip(l[width * rows.start..width * rows.end].par_chunks(width))
                 .zip(rows)
                 .for_each_init(
-                    || vec![0.0f32; 2 * width],
-                    |ab, ((px_row, l_row), y)| {
-                        chroma.row(y, l_row, ab);
-                        for ((px, &lightness), pair) in px_row[..row_len]
+                    || {
+                        (
+                            vec![0.0f32; 2 * width],
+                            vec![0.0f32; 3 * width],
+                            chroma.row_cache(),
+                        )
+                    },
+                    |(ab, rgb, cache), ((px_row, l_row), y)| {
+                        chroma.row_cached(y, l_row, ab, cache);
+                        color::lab_row_to_linear(l_row, ab, rgb);
+                        for (px, rgb) in px_row[..row_len]
                             .chunks_exact_mut(channels)
-                            .zip(l_row)
-                            .zip(ab.chunks_exact(2))
+                            .zip(rgb.chunks_exact(3))
                         {
-                            encode([lightness, pair[0], pair[1]], px);
+                            encode([rgb[0], rgb[1], rgb[2]], px);
                         }
                     },
                 )
@@ -125,14 +129,51 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
     }
 }
 
+/// Grey (or grey + alpha when `alpha`) samples spread to RGB (RGBA), on the call's threads.
+/// Why not image's `into_rgb8`: it converts every sample through float on one thread, a
+/// seventh of a 12 MP photo's whole CLI run.
+pub(crate) fn spread_grey<T: Copy + Default + Send + Sync>(
+    grey: Vec<T>,
+    width: usize,
+    alpha: bool,
+    options: &Options,
+) -> Result<Vec<T>> {
+    options.validate()?;
+    let job = Job::new(options)?;
+    let (in_channels, out_channels) = if alpha { (2, 4) } else { (1, 3) };
+    let in_row = (width * in_channels).max(1);
+    let out_row = (width * out_channels).max(1);
+    let mut out = vec![T::default(); grey.len() / in_channels * out_channels];
+    job.install(|| {
+        out.par_chunks_mut(out_row)
+            .zip(grey.par_chunks(in_row))
+            .for_each(|(out, grey)| {
+                for (o, g) in out
+                    .chunks_exact_mut(out_channels)
+                    .zip(grey.chunks_exact(in_channels))
+                {
+                    o[..3].fill(g[0]);
+                    if alpha {
+                        o[3] = g[1];
+                    }
+                }
+            })
+    });
+    Ok(out)
+}
+
 pub fn rgb8(model: &Model, options: &Options, pixels: &mut [u8], layout: Layout) -> Result<()> {
     colorize_in_place(
         model,
         options,
         pixels,
         layout,
-        |p| color::srgb8_to_lightness([p[0], p[1], p[2]]),
-        |lab, p| p[..3].copy_from_slice(&color::lab_to_srgb8(lab)),
+        |row, l| {
+            for (out, p) in l.iter_mut().zip(row.chunks_exact(layout.channels)) {
+                *out = color::srgb8_to_lightness([p[0], p[1], p[2]]);
+            }
+        },
+        |rgb, p| p[..3].copy_from_slice(&color::linear_to_srgb8(rgb)),
     )
 }
 
@@ -142,8 +183,8 @@ pub fn rgb16(model: &Model, options: &Options, pixels: &mut [u16], layout: Layou
         options,
         pixels,
         layout,
-        |p| color::linear_to_lightness([p[0], p[1], p[2]].map(color::srgb16_channel_to_linear)),
-        |lab, p| p[..3].copy_from_slice(&color::lab_to_srgb16(lab)),
+        |row, l| color::srgb16_row_to_lightness(row, layout.channels, l),
+        |rgb, p| p[..3].copy_from_slice(&color::linear_to_srgb16(rgb)),
     )
 }
 
@@ -169,16 +210,20 @@ pub fn rgb_float(
         options,
         pixels,
         layout,
-        // NaN becomes a NaN L*, which the engine refuses with the pixel's position.
-        |p| match p[..3].iter().any(|v| v.is_nan()) {
-            true => f32::NAN,
-            false => color::linear_to_lightness([read(p[0]), read(p[1]), read(p[2])]),
+        |row, l| {
+            for (out, p) in l.iter_mut().zip(row.chunks_exact(layout.channels)) {
+                // NaN becomes a NaN L*, which the engine refuses with the pixel's position.
+                *out = match p[..3].iter().any(|v| v.is_nan()) {
+                    true => f32::NAN,
+                    false => color::linear_to_lightness([read(p[0]), read(p[1]), read(p[2])]),
+                };
+            }
         },
-        |lab, p| {
+        |rgb, p| {
             let rgb = if linear {
-                color::lab_to_linear(lab)
+                rgb
             } else {
-                color::lab_to_srgb(lab)
+                color::linear_to_srgb(rgb)
             };
             p[..3].copy_from_slice(&rgb);
         },
