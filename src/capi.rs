@@ -423,8 +423,8 @@ pub extern "C" fn colorize_options_default() -> colorize_options {
 }
 
 /// New settings with the defaults: working size 0 (the model's), saturation 1.0, WORKING
-/// mode, tile size 0 (the library's), GUIDED upsampling, threads 0 (all cores), no progress
-/// callback. NULL only if memory runs out. Release with `colorize_settings_free`.
+/// mode, tile size 0 (the library's), GUIDED upsampling, threads 0 (all cores), precision
+/// BF16 (computed in f32 on a CPU without AMX-BF16), no progress callback. NULL only if memory runs out. Release with `colorize_settings_free`.
 #[no_mangle]
 pub extern "C" fn colorize_settings_new() -> *mut colorize_settings {
     quiet_unwind(|| Box::into_raw(Box::new(colorize_settings::defaults())))
