@@ -84,10 +84,29 @@ pub fn srgb16_row_to_lightness(pixels: &[u16], channels: usize, l: &mut [f32]) {
 /// within 2e-7 of the exact curve; values outside 0..1 take the exact curve).
 #[inline]
 pub fn srgb_channel_to_linear(v: f32) -> f32 {
+    decode_curve().eval(v)
+}
+
+fn decode_curve() -> &'static Curve {
     static CURVE: OnceLock<Curve> = OnceLock::new();
-    CURVE
-        .get_or_init(|| Curve::sample(4096, srgb_decode_exact, 0.04045))
-        .eval(v)
+    CURVE.get_or_init(|| Curve::sample(4096, srgb_decode_exact, 0.04045))
+}
+
+fn encode_curve() -> &'static Curve {
+    static CURVE: OnceLock<Curve> = OnceLock::new();
+    CURVE.get_or_init(|| Curve::sample(16384, srgb_encode_exact, 0.003_130_8))
+}
+
+/// [`srgb_channel_to_linear`] of every value, in place (the same values, eight at a time
+/// with AVX2).
+pub fn srgb_row_to_linear(values: &mut [f32]) {
+    decode_curve().eval_row(values)
+}
+
+/// [`linear_channel_to_srgb`] of every value, in place (the same values, eight at a time
+/// with AVX2).
+pub fn linear_row_to_srgb(values: &mut [f32]) {
+    encode_curve().eval_row(values)
 }
 
 /// sRGB-encoded value in 0..1 of one linear-light sample in 0..1 (interpolated table
@@ -95,10 +114,7 @@ pub fn srgb_channel_to_linear(v: f32) -> f32 {
 /// 0..1 take the exact curve).
 #[inline]
 pub fn linear_channel_to_srgb(v: f32) -> f32 {
-    static CURVE: OnceLock<Curve> = OnceLock::new();
-    CURVE
-        .get_or_init(|| Curve::sample(16384, srgb_encode_exact, 0.003_130_8))
-        .eval(v)
+    encode_curve().eval(v)
 }
 
 /// The sRGB transfer function (IEC 61966-2-1), encoded -> linear.
@@ -161,6 +177,61 @@ impl Curve {
         let fraction = position - index as f32;
         let (low, high) = (self.samples[index], self.samples[index + 1]);
         low + (high - low) * fraction
+    }
+
+    /// [`Curve::eval`] of every value, in place. Why: one look-up costs some 3.6 ns in
+    /// scalar code, six per pixel of a float image; AVX2 gathers do eight at once.
+    fn eval_row(&self, values: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { self.eval_row_avx2(values) };
+        }
+        for v in values {
+            *v = self.eval(*v);
+        }
+    }
+
+    /// [`Curve::eval`] in the same operations (no FMA), eight lanes at a time; lanes
+    /// outside the table's range (the toe, outside 0..1, NaN) take the scalar path.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn eval_row_avx2(&self, values: &mut [f32]) {
+        use std::arch::x86_64::*;
+        let samples = self.samples.as_ptr();
+        let last = _mm256_set1_epi32((self.samples.len() - 2) as i32);
+        let intervals = _mm256_set1_ps(self.intervals);
+        let (from, one) = (_mm256_set1_ps(self.table_from), _mm256_set1_ps(1.0));
+        let mut chunks = values.chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            let v = _mm256_loadu_ps(chunk.as_ptr());
+            let inside = _mm256_and_ps(
+                _mm256_cmp_ps::<_CMP_GE_OQ>(v, from),
+                _mm256_cmp_ps::<_CMP_LE_OQ>(v, one),
+            );
+            let position = _mm256_mul_ps(v, intervals);
+            let index = _mm256_min_epi32(_mm256_cvttps_epi32(position), last);
+            // Lanes outside read sample 0: every gathered address stays in the table.
+            let index = _mm256_and_si256(index, _mm256_castps_si256(inside));
+            let fraction = _mm256_sub_ps(position, _mm256_cvtepi32_ps(index));
+            let low = _mm256_i32gather_ps::<4>(samples, index);
+            let high = _mm256_i32gather_ps::<4>(samples.add(1), index);
+            let result = _mm256_add_ps(low, _mm256_mul_ps(_mm256_sub_ps(high, low), fraction));
+            let outside = !_mm256_movemask_ps(inside) & 0xFF;
+            let mut original = [0.0f32; 8];
+            original.copy_from_slice(chunk);
+            _mm256_storeu_ps(chunk.as_mut_ptr(), result);
+            if outside != 0 {
+                for (lane, out) in chunk.iter_mut().enumerate() {
+                    if outside & (1 << lane) != 0 {
+                        *out = self.eval(original[lane]);
+                    }
+                }
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v = self.eval(*v);
+        }
     }
 }
 
@@ -476,6 +547,42 @@ mod tests {
         // Outside 0..1 (float images may hold such values) the exact curve still answers.
         assert!((linear_channel_to_srgb(2.0) - srgb_encode_exact(2.0) as f32).abs() < 1e-6);
         assert!(srgb_channel_to_linear(f32::NAN).is_nan());
+    }
+
+    /// The row forms of both curves (AVX2 gathers where the CPU has them) equal the
+    /// per-value look-ups bit for bit, in the table, in the toe, outside 0..1 and at NaN.
+    #[test]
+    fn curve_rows_equal_the_single_look_ups() {
+        let mut values: Vec<f32> = (0..=200_003).map(|i| i as f32 / 200_000.0).collect();
+        values.extend([
+            -0.5,
+            -0.0,
+            1e-9,
+            0.003_13,
+            0.0405,
+            1.0,
+            1.0 + 1e-7,
+            7.0,
+            f32::NAN,
+        ]);
+        values.extend([f32::INFINITY, f32::NEG_INFINITY, 0.5]);
+        for (row, single) in [
+            (
+                srgb_row_to_linear as fn(&mut [f32]),
+                srgb_channel_to_linear as fn(f32) -> f32,
+            ),
+            (linear_row_to_srgb, linear_channel_to_srgb),
+        ] {
+            let mut ours = values.clone();
+            row(&mut ours);
+            for (v, o) in values.iter().zip(&ours) {
+                let want = single(*v);
+                assert!(
+                    o.to_bits() == want.to_bits() || (o.is_nan() && want.is_nan()),
+                    "{v}: {o} vs {want}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -44,15 +44,16 @@ impl Layout {
 }
 
 /// Colorizes `pixels` in place. `lightness` writes the L* of a row's pixels (`channels`
-/// samples each, the first three RGB) into its second argument; `encode` writes a
-/// linear-light RGB colour (each channel in 0..1, gamut-mapped) into a pixel's first three
-/// samples.
+/// samples each, the first three RGB) into its second argument; `encode_row` may turn a
+/// row of linear-light RGB triples (each channel in 0..1, gamut-mapped) into the values
+/// `encode` writes into a pixel's first three samples.
 pub fn colorize_in_place<T: Copy + Send + Sync>(
     model: &Model,
     options: &Options,
     pixels: &mut [T],
     layout: Layout,
     lightness: impl Fn(&[T], &mut [f32]) + Sync,
+    encode_row: impl Fn(&mut [f32]) + Sync,
     encode: impl Fn([f32; 3], &mut [T]) + Sync,
 ) -> Result<()> {
     let used = layout.check(pixels.len())?;
@@ -96,6 +97,7 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
                     |(ab, rgb, cache), ((px_row, l_row), y)| {
                         chroma.row_cached(y, l_row, ab, cache);
                         color::lab_row_to_linear(l_row, ab, rgb);
+                        encode_row(rgb);
                         for (px, rgb) in px_row[..row_len]
                             .chunks_exact_mut(channels)
                             .zip(rgb.chunks_exact(3))
@@ -173,6 +175,7 @@ pub fn rgb8(model: &Model, options: &Options, pixels: &mut [u8], layout: Layout)
                 *out = color::srgb8_to_lightness([p[0], p[1], p[2]]);
             }
         },
+        |_| {},
         |rgb, p| p[..3].copy_from_slice(&color::linear_to_srgb8(rgb)),
     )
 }
@@ -184,6 +187,7 @@ pub fn rgb16(model: &Model, options: &Options, pixels: &mut [u16], layout: Layou
         pixels,
         layout,
         |row, l| color::srgb16_row_to_lightness(row, layout.channels, l),
+        |_| {},
         |rgb, p| p[..3].copy_from_slice(&color::linear_to_srgb16(rgb)),
     )
 }
@@ -197,35 +201,38 @@ pub fn rgb_float(
     layout: Layout,
     linear: bool,
 ) -> Result<()> {
-    let read = |v: f32| {
-        let v = v.clamp(0.0, 1.0);
-        if linear {
-            v
-        } else {
-            color::srgb_channel_to_linear(v)
-        }
-    };
     colorize_in_place(
         model,
         options,
         pixels,
         layout,
         |row, l| {
-            for (out, p) in l.iter_mut().zip(row.chunks_exact(layout.channels)) {
+            // Linear light of each clamped sample, a row at a time (the curve's row form).
+            let mut rgb: Vec<f32> = row
+                .chunks_exact(layout.channels)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .map(|v| v.clamp(0.0, 1.0))
+                .collect();
+            if !linear {
+                color::srgb_row_to_linear(&mut rgb);
+            }
+            for ((out, p), lin) in l
+                .iter_mut()
+                .zip(row.chunks_exact(layout.channels))
+                .zip(rgb.chunks_exact(3))
+            {
                 // NaN becomes a NaN L*, which the engine refuses with the pixel's position.
                 *out = match p[..3].iter().any(|v| v.is_nan()) {
                     true => f32::NAN,
-                    false => color::linear_to_lightness([read(p[0]), read(p[1]), read(p[2])]),
+                    false => color::linear_to_lightness([lin[0], lin[1], lin[2]]),
                 };
             }
         },
-        |rgb, p| {
-            let rgb = if linear {
-                rgb
-            } else {
-                color::linear_to_srgb(rgb)
-            };
-            p[..3].copy_from_slice(&rgb);
+        |rgb| {
+            if !linear {
+                color::linear_row_to_srgb(rgb);
+            }
         },
+        |rgb, p| p[..3].copy_from_slice(&rgb),
     )
 }

@@ -118,3 +118,49 @@ fn sixteen_bit_grey_equals_the_rgb16_call() {
         );
     }
 }
+
+/// Float buffers (sRGB-encoded and linear): the row forms of the transfer curves give what
+/// the per-pixel conversions give, values outside 0..1 included.
+#[test]
+fn float_rows_equal_the_per_pixel_path() {
+    let model = strided();
+    let (w, h) = (53, 37);
+    let rgb: Vec<f32> = (0..w * h * 3)
+        .map(|i| ((i * 37 % 101) as f32 / 90.0) - 0.05)
+        .collect();
+    for linear in [false, true] {
+        let decode = |v: f32| {
+            let v = v.clamp(0.0, 1.0);
+            if linear {
+                v
+            } else {
+                color::srgb_channel_to_linear(v)
+            }
+        };
+        let l: Vec<f32> = rgb
+            .chunks_exact(3)
+            .map(|p| color::linear_to_lightness([decode(p[0]), decode(p[1]), decode(p[2])]))
+            .collect();
+        let options = Options::default();
+        let mut ab = vec![0.0f32; 2 * w * h];
+        colorize::colorize_l(&model, &options, &l, w, h, w, &mut ab, 2 * w).unwrap();
+        let expected: Vec<f32> = l
+            .iter()
+            .zip(ab.chunks_exact(2))
+            .flat_map(|(&l, ab)| match linear {
+                true => color::lab_to_linear([l, ab[0], ab[1]]),
+                false => color::lab_to_srgb([l, ab[0], ab[1]]),
+            })
+            .collect();
+        let mut buffer = rgb.clone();
+        colorize::colorize_rgb_float(&model, &options, &mut buffer, w, h, 3 * w, 3, linear)
+            .unwrap();
+        assert!(
+            buffer
+                .iter()
+                .zip(&expected)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "linear = {linear}"
+        );
+    }
+}

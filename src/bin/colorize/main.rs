@@ -313,6 +313,7 @@ fn main() -> ExitCode {
     // leave no partial output, instead of SIGXFSZ killing the process mid-file.
     // SAFETY: sets a signal disposition at start-up, before any other thread exists.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    colorize::budget::keep_freed_memory();
     let cli = match Command::try_parse() {
         Ok(Command {
             tool: Some(tool), ..
