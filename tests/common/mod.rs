@@ -112,6 +112,11 @@ pub fn spatial_model() -> Vec<u8> {
 /// matrix-product kernel that precision bf16 selects (from K 512 up; narrower ones stay
 /// f32): 1x1 to 64 channels, ReLU, 3x3 to 16 channels, ReLU, 1x1 to a*, b*. Stride 1.
 pub fn wide_model() -> Vec<u8> {
+    wide_model_with_stride(1)
+}
+
+/// [`wide_model`] with its 3x3 convolution at `stride` (the model's output stride).
+pub fn wide_model_with_stride(stride: usize) -> Vec<u8> {
     let mut g = GraphBuilder::new("wide-test");
     let l = g.contract_input(None);
     let x = g.affine(&l, 0.02, -1.0);
@@ -133,7 +138,7 @@ pub fn wide_model() -> Vec<u8> {
         16,
         64,
         3,
-        1,
+        stride,
         1,
     );
     let r2 = g.relu(&c2);
@@ -149,7 +154,7 @@ pub fn wide_model() -> Vec<u8> {
     );
     let y = g.affine(&c3, 40.0, 0.0);
     g.contract_output(&y, None);
-    contract_metadata(&mut g, 1, 1, 32);
+    contract_metadata(&mut g, stride, stride, 32);
     g.to_bytes()
 }
 

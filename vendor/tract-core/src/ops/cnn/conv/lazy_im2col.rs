@@ -465,7 +465,7 @@ impl LazyIm2colInput {
     /// (see [`f32_panel_to_bf16_k2`]) in one pass: the 16 column offsets are read once for the
     /// whole panel rather than once per row, and where the 16 columns are consecutive input
     /// pixels (a stride-1 convolution away from a row end) each row is one contiguous load the
-    /// compiler vectorises. Columns past `mn_end` repeat the last one (their results are
+    /// compiler vectorises; every other pixel (stride 2) is one load of twice the width. Columns past `mn_end` repeat the last one (their results are
     /// discarded); rows past K are zeros up to the 32-deep step.
     unsafe fn gather_bf16_k2_panel(&self, packed: *mut u8, mn_start: usize, mn_end: usize) {
         const R: usize = BF16_PANEL_R;
@@ -475,8 +475,11 @@ impl LazyIm2colInput {
         for (n, col) in cols.iter_mut().enumerate() {
             *col = n_offsets[n.min(n_offsets.len() - 1)];
         }
-        let contiguous = n_offsets.len() == R
-            && cols.iter().enumerate().all(|(n, &o)| o == cols[0] + 4 * n as isize);
+        let full = n_offsets.len() == R;
+        let contiguous = full && cols.iter().enumerate().all(|(n, &o)| o == cols[0] + 4 * n as isize);
+        // A stride-2 convolution reads every other pixel of a row: one 32-wide load, even lanes.
+        let every_other =
+            full && cols.iter().enumerate().all(|(n, &o)| o == cols[0] + 8 * n as isize);
         let base = unsafe { self.tensor.as_ptr_unchecked::<u8>().offset(self.group_offset_bytes) };
         let k = k_offsets.len();
         let out = packed as *mut [u32; R];
@@ -489,6 +492,13 @@ impl LazyIm2colInput {
             if contiguous {
                 let src = unsafe { p.offset(cols[0]) } as *const [u32; R];
                 bits = unsafe { src.read_unaligned() };
+            } else if every_other {
+                // 2R - 1 lanes: the last column is the last one read, nothing past it.
+                let src = unsafe { p.offset(cols[0]) } as *const [u32; 2 * R - 1];
+                let wide = unsafe { src.read_unaligned() };
+                for n in 0..R {
+                    bits[n] = wide[2 * n];
+                }
             } else {
                 for n in 0..R {
                     bits[n] = unsafe { (p.offset(cols[n]) as *const u32).read_unaligned() };
