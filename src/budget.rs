@@ -16,6 +16,27 @@
 
 use crate::{Mode, Model, Options, DEFAULT_TILE_SIZE};
 
+/// Makes the C allocator (glibc) keep freed memory for the next allocation instead of
+/// returning each large block to the OS. The network allocates its activations afresh on
+/// every run (tens of megabytes per layer at 512x512); glibc serves blocks that large with
+/// `mmap` and unmaps them on free, so every run paid a page fault per 4 KiB touched: 15-20%
+/// of the network's time (PERF_NOTES.md). With this, peak memory is what it was, but it is
+/// not given back until the process ends.
+///
+/// For programs, not libraries: it changes the whole process's allocator. The `colorize` CLI
+/// and `colorize-bench` call it at start-up; an application embedding the library can make
+/// the same `mallopt` calls (or set `GLIBC_TUNABLES=glibc.malloc.mmap_max=0`) if that trade
+/// suits it. Does nothing on other C libraries.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's allocation policy; called before other threads
+    // allocate (at start-up), as glibc's documentation asks.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 /// Bytes of network activations (tract's intermediate tensors, im2col buffers) per input
 /// pixel the network runs on. Measured as peak RSS against working size with the shipped
 /// encoder-decoder models (about 800 bytes per pixel from 90 k to 1.4 M network pixels,

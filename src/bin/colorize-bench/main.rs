@@ -154,6 +154,7 @@ fn machine() -> String {
 }
 
 fn main() -> Result<()> {
+    colorize::budget::keep_freed_memory();
     let args = Args::parse();
     let parts = if args.only.is_empty() {
         vec![Part::Network, Part::E2e, Part::Rss]
