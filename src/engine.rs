@@ -83,9 +83,18 @@ impl<'a> Plane<'a> {
         job.rows(self.height, self.width, |rows| {
             if bad.is_none() {
                 bad = rows.into_par_iter().find_map_first(|y| {
-                    self.row(y)
+                    let row = self.row(y);
+                    // A whole row first, without an early exit (so the loop vectorises;
+                    // NaN fails both comparisons); the position only in a row that fails.
+                    let (low, high) = (-L_TOLERANCE, 100.0 + L_TOLERANCE);
+                    if row
                         .iter()
-                        .position(|v| !(-L_TOLERANCE..=100.0 + L_TOLERANCE).contains(v))
+                        .fold(true, |ok, &v| ok & (v >= low) & (v <= high))
+                    {
+                        return None;
+                    }
+                    row.iter()
+                        .position(|v| !(low..=high).contains(v))
                         .map(|x| (x, y))
                 });
             }
@@ -468,7 +477,6 @@ fn resize_plane(plane: Plane<'_>, tw: usize, th: usize, job: &Job) -> Result<Vec
         }
         return Ok(out);
     }
-    let unit = |x: usize, y: usize| plane.data[y * plane.stride + x].clamp(0.0, 100.0) / 100.0;
     // Vertical pass: h rows to th rows, full width.
     let rows = triangle_weights(h, th);
     let mut columns = vec![0.0f32; w * th];
@@ -478,12 +486,13 @@ fn resize_plane(plane: Plane<'_>, tw: usize, th: usize, job: &Job) -> Result<Vec
             .par_chunks_mut(w)
             .zip(&rows[range])
             .for_each(|(out, (top, weights))| {
-                for (x, o) in out.iter_mut().enumerate() {
-                    let mut t = 0.0f32;
-                    for (i, weight) in weights.iter().enumerate() {
-                        t += unit(x, top + i) * weight;
+                // Tap by tap over whole rows: each pixel's sum is the same, in the same
+                // order from 0, but the rows are read front to back and the loop vectorises.
+                out.fill(0.0);
+                for (i, weight) in weights.iter().enumerate() {
+                    for (o, v) in out.iter_mut().zip(plane.row(top + i)) {
+                        *o += v.clamp(0.0, 100.0) / 100.0 * weight;
                     }
-                    *o = t;
                 }
             })
     })?;
