@@ -238,12 +238,57 @@ report_timing (const gchar *phase, gint64 since_us, const GeglRectangle *extent)
                 (g_get_monotonic_time () - since_us) / 1e6);
 }
 
+const gchar *const colorize_gimp_precision_names[] = { "default", "f32", "bf16", NULL };
+
+gchar *
+colorize_gimp_precision_help (void)
+{
+  return g_strdup_printf ("Arithmetic of the network: f32 as the model was trained; bf16 is "
+                          "several times faster on CPUs with AMX (Intel Xeon 4th generation "
+                          "and later) and changes the colour very slightly (see "
+                          "docs/quality.md); without AMX it runs as f32 (%s on this CPU). "
+                          "default = the library's default.",
+                          colorize_precision_runs_natively (COLORIZE_PRECISION_BF16)
+                          ? "bf16 runs natively" : "no AMX");
+}
+
+/* The library's value for a precision name; FALSE with `error` set for an unknown name.
+ * *set is FALSE for "default" (the settings keep the library's default). */
+static gboolean
+parse_precision (const gchar         *name,
+                 gboolean            *set,
+                 colorize_precision  *precision,
+                 GError             **error)
+{
+  *set = FALSE;
+  if (name == NULL || *name == '\0' || strcmp (name, "default") == 0)
+    return TRUE;
+  *set = TRUE;
+  if (strcmp (name, "f32") == 0)
+    *precision = COLORIZE_PRECISION_F32;
+  else if (strcmp (name, "bf16") == 0)
+    *precision = COLORIZE_PRECISION_BF16;
+  else
+    {
+      g_set_error (error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
+                   "Unknown precision \"%s\": use \"default\", \"f32\" or \"bf16\".", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static colorize_settings *
 make_settings (const ColorizeParams *params, ColorizeJob *job, GError **error)
 {
-  colorize_settings *settings = colorize_settings_new ();
+  colorize_settings *settings;
   colorize_status    status;
+  colorize_precision precision = COLORIZE_PRECISION_F32;
+  gboolean           set_precision;
   gchar             *detail;
+
+  if (! parse_precision (params->precision, &set_precision, &precision, error))
+    return NULL;
+  settings = colorize_settings_new ();
 
   if (settings == NULL)
     {
@@ -255,6 +300,8 @@ make_settings (const ColorizeParams *params, ColorizeJob *job, GError **error)
   if (status == COLORIZE_OK)
     status = colorize_settings_set_working_size (settings,
                                                  (uint32_t) MAX (params->working_size, 0));
+  if (status == COLORIZE_OK && set_precision)
+    status = colorize_settings_set_precision (settings, precision);
   if (status == COLORIZE_OK)
     status = colorize_settings_set_progress (settings, library_progress, job);
   /* The test cancel must catch the library mid-way on a small layer: one thread makes

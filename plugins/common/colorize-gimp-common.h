@@ -80,11 +80,21 @@ colorize_model *colorize_gimp_load_model (const gchar  *spec,
  * library lists (embedded and installed). A NULL-terminated array to g_strfreev(). */
 gchar  **colorize_gimp_model_names (void);
 
+/* The choices of the precision argument: "default" (the library's default, whichever it
+ * is: the plug-ins never name it themselves), then the library's precisions by the names
+ * the CLI's --precision uses. A NULL-terminated array of static strings. */
+extern const gchar *const colorize_gimp_precision_names[];
+
+/* The precision argument's help (the dialog's tooltip), saying whether bf16 runs natively
+ * on this CPU. To g_free(). */
+gchar   *colorize_gimp_precision_help (void);
+
 /* The settings of one run; see colorize_gimp_compute(). */
 typedef struct
 {
-  gdouble saturation;   /* multiplies a*, b*; 1.0 = as predicted */
-  gint    working_size; /* short side the network runs at; 0 = the model's */
+  gdouble      saturation;   /* multiplies a*, b*; 1.0 = as predicted */
+  gint         working_size; /* short side the network runs at; 0 = the model's */
+  const gchar *precision;    /* one of colorize_gimp_precision_names; NULL or "" = "default" */
 } ColorizeParams;
 
 /* A colorized copy of a whole layer, as float sRGB(A), waiting to be written back. */

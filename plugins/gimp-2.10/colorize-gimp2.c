@@ -4,11 +4,17 @@
  * progress); plugins/common/ turns pixels into float sRGB through babl and calls the
  * library, which does all the colour work.
  *
- * PDB: plug-in-colorize (run-mode, image, drawable, model, saturation)
+ * PDB: plug-in-colorize  (run-mode, image, drawable, model, saturation)
+ *      plug-in-colorize2 (run-mode, image, drawable, model, saturation, precision)
  *   model:      "" or "default" = the default model, a model name the library lists, or
  *               the path of an .onnx file (the library's colorize_model_load decides)
  *   saturation: multiplies the predicted a*, b*; 1.0 = as predicted
- * The dialog additionally offers the working size (remembered, not a PDB argument).
+ *   precision:  "" or "default" = the library's default, "f32" or "bf16"
+ * GIMP 2.10's Script-Fu wants exactly as many arguments as a procedure declares, so the
+ * precision argument comes with a second procedure (GIMP's own file-png-save2 way) and
+ * existing 5-argument calls of plug-in-colorize keep working; plug-in-colorize uses the
+ * library's default precision. The dialog additionally offers the working size and the
+ * precision (remembered, shared by both procedures).
  * Interactive runs show their own progress window, whose Cancel stops the library and
  * leaves the image as it was (see colorize-gimp-progress-window.h).
  */
@@ -22,6 +28,7 @@
 #include "colorize-gimp-progress-window.h"
 
 #define PLUG_IN_PROC   "plug-in-colorize"
+#define PLUG_IN_PROC2  "plug-in-colorize2" /* the same, with the precision argument */
 #define PLUG_IN_BINARY "colorize"
 #define PLUG_IN_ROLE   "gimp-colorize-neural"
 
@@ -32,6 +39,8 @@ typedef struct
   gchar   model[1024];  /* "" = default model */
   gdouble saturation;
   gint    working_size; /* 0 = the model's training size */
+  gchar   precision[8]; /* a colorize_gimp_precision_names entry; last, so that the data
+                         * an older version remembered still fills the fields before it */
 } ColorizeValues;
 
 static void query (void);
@@ -52,13 +61,17 @@ query (void)
   gchar   *name_list = g_strjoinv (", ", names);
   gchar   *model_help = g_strdup_printf ("\"\" = the default model; or a model name (%s); "
                                          "or the path of an .onnx model file", name_list);
+  gchar   *precision_help = colorize_gimp_precision_help ();
+  gchar   *precision_arg_help = g_strdup_printf ("\"default\" (or \"\"), \"f32\" or \"bf16\". %s",
+                                                 precision_help);
   GimpParamDef args[] =
   {
     { GIMP_PDB_INT32,    "run-mode",   "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1), RUN-WITH-LAST-VALS (2) }" },
     { GIMP_PDB_IMAGE,    "image",      "Input image" },
     { GIMP_PDB_DRAWABLE, "drawable",   "Layer to colorize (its L* is kept, its colour replaced)" },
     { GIMP_PDB_STRING,   "model",      model_help },
-    { GIMP_PDB_FLOAT,    "saturation", "Multiplies the predicted a*, b* (1.0 = as predicted, 0 = grey)" }
+    { GIMP_PDB_FLOAT,    "saturation", "Multiplies the predicted a*, b* (1.0 = as predicted, 0 = grey)" },
+    { GIMP_PDB_STRING,   "precision",  precision_arg_help }
   };
 
   gimp_install_procedure (PLUG_IN_PROC,
@@ -66,11 +79,25 @@ query (void)
                           "Predicts plausible colour (CIE a*, b*) from the lightness (L*) "
                           "of the layer with libcolorize and keeps the layer's L* exactly. "
                           "Grayscale and indexed images are converted to RGB first. "
-                          "Only the selection is changed (feathering respected); alpha is kept.",
+                          "Only the selection is changed (feathering respected); alpha is kept. "
+                          "The network runs at the library's default precision; "
+                          PLUG_IN_PROC2 " takes the precision as a sixth argument.",
                           "colorize authors",
                           "colorize authors",
                           "2025",
                           "Colori_ze (neural)...",
+                          "RGB*, GRAY*, INDEXED*",
+                          GIMP_PLUGIN,
+                          G_N_ELEMENTS (args) - 1, 0,
+                          args, NULL);
+  gimp_install_procedure (PLUG_IN_PROC2,
+                          "Colorize a black-and-white photo with a neural network, at a chosen precision",
+                          "As " PLUG_IN_PROC ", with the precision of the network as a "
+                          "sixth argument.",
+                          "colorize authors",
+                          "colorize authors",
+                          "2026",
+                          NULL,
                           "RGB*, GRAY*, INDEXED*",
                           GIMP_PLUGIN,
                           G_N_ELEMENTS (args), 0,
@@ -78,6 +105,8 @@ query (void)
 
   gimp_plugin_menu_register (PLUG_IN_PROC, "<Image>/Colors");
   g_free (model_help);
+  g_free (precision_arg_help);
+  g_free (precision_help);
   g_free (name_list);
   g_strfreev (names);
 }
@@ -108,9 +137,11 @@ colorize_dialog (ColorizeValues *values)
   GtkFileFilter *filter;
   GtkObject     *saturation_adj;
   GtkObject     *size_adj;
+  GtkWidget     *precision_combo;
   gchar        **names;
   gchar        **name;
   gchar         *version;
+  gint           i;
   gboolean       ok;
 
   gimp_ui_init (PLUG_IN_BINARY, FALSE);
@@ -130,7 +161,7 @@ colorize_dialog (ColorizeValues *values)
   gtk_box_pack_start (GTK_BOX (gtk_dialog_get_content_area (GTK_DIALOG (dialog))),
                       main_vbox, TRUE, TRUE, 0);
 
-  table = gtk_table_new (3, 3, FALSE);
+  table = gtk_table_new (4, 3, FALSE);
   gtk_table_set_col_spacings (GTK_TABLE (table), 6);
   gtk_table_set_row_spacings (GTK_TABLE (table), 6);
   gtk_box_pack_start (GTK_BOX (main_vbox), table, FALSE, FALSE, 0);
@@ -179,6 +210,26 @@ colorize_dialog (ColorizeValues *values)
   g_signal_connect (size_adj, "value-changed",
                     G_CALLBACK (gimp_int_adjustment_update), &values->working_size);
 
+  /* Precision: "default" (the library's), f32 or bf16. */
+  precision_combo = gtk_combo_box_text_new ();
+  for (i = 0; colorize_gimp_precision_names[i] != NULL; i++)
+    {
+      gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (precision_combo),
+                                      colorize_gimp_precision_names[i]);
+      if (strcmp (colorize_gimp_precision_names[i], values->precision) == 0)
+        gtk_combo_box_set_active (GTK_COMBO_BOX (precision_combo), i);
+    }
+  if (gtk_combo_box_get_active (GTK_COMBO_BOX (precision_combo)) < 0)
+    gtk_combo_box_set_active (GTK_COMBO_BOX (precision_combo), 0);
+  {
+    gchar *help = colorize_gimp_precision_help ();
+
+    gimp_help_set_help_data (precision_combo, help, NULL);
+    g_free (help);
+  }
+  gimp_table_attach_aligned (GTK_TABLE (table), 0, 3, "_Precision:", 0.0, 0.5,
+                             precision_combo, 1, FALSE);
+
   version = g_strdup_printf ("libcolorize %s. Keeps the lightness (L*) of every pixel "
                              "and predicts its colour; only the selection changes.",
                              colorize_version ());
@@ -197,8 +248,12 @@ colorize_dialog (ColorizeValues *values)
       const gchar *text =
         gtk_entry_get_text (GTK_ENTRY (gtk_bin_get_child (GTK_BIN (model_combo))));
 
+      gint precision = gtk_combo_box_get_active (GTK_COMBO_BOX (precision_combo));
+
       g_strlcpy (values->model, strcmp (text, "default") == 0 ? "" : text,
                  sizeof (values->model));
+      g_strlcpy (values->precision, colorize_gimp_precision_names[MAX (precision, 0)],
+                 sizeof (values->precision));
     }
   gtk_widget_destroy (dialog);
   return ok;
@@ -221,7 +276,8 @@ colorize_drawable (gint32                image,
                    gboolean              with_window,
                    GError              **error)
 {
-  const ColorizeParams    params = { values->saturation, values->working_size };
+  const ColorizeParams    params = { values->saturation, values->working_size,
+                                     values->precision };
   ColorizeProgress        progress;
   ColorizeProgressWindow *window = NULL;
   colorize_model         *model;
@@ -297,8 +353,9 @@ run (const gchar      *name,
      GimpParam       **return_vals)
 {
   static GimpParam  values_out[2];
-  ColorizeValues    values = { "", 1.0, 0 };
+  ColorizeValues    values = { "", 1.0, 0, "default" };
   GimpRunMode       run_mode = param[0].data.d_int32;
+  const gint        wanted_params = strcmp (name, PLUG_IN_PROC2) == 0 ? 6 : 5;
   GimpPDBStatusType status = GIMP_PDB_SUCCESS;
   GError           *error = NULL;
   gint32            image;
@@ -323,12 +380,13 @@ run (const gchar      *name,
     case GIMP_RUN_INTERACTIVE:
       gimp_get_data (PLUG_IN_PROC, &values);
       values.model[sizeof (values.model) - 1] = '\0';
+      values.precision[sizeof (values.precision) - 1] = '\0';
       if (! colorize_dialog (&values))
         status = GIMP_PDB_CANCEL;
       break;
 
     case GIMP_RUN_NONINTERACTIVE:
-      if (nparams != 5)
+      if (nparams != wanted_params)
         {
           status = GIMP_PDB_CALLING_ERROR;
           break;
@@ -336,6 +394,19 @@ run (const gchar      *name,
       g_strlcpy (values.model, param[3].data.d_string != NULL ? param[3].data.d_string : "",
                  sizeof (values.model));
       values.saturation = param[4].data.d_float;
+      if (nparams == 6 && param[5].data.d_string != NULL && param[5].data.d_string[0] != '\0')
+        {
+          if (! g_strv_contains ((const gchar *const *) colorize_gimp_precision_names,
+                                 param[5].data.d_string))
+            {
+              g_set_error (&error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
+                           "Unknown precision \"%s\": use \"default\", \"f32\" or \"bf16\".",
+                           param[5].data.d_string);
+              status = GIMP_PDB_CALLING_ERROR;
+              break;
+            }
+          g_strlcpy (values.precision, param[5].data.d_string, sizeof (values.precision));
+        }
       if (! (values.saturation >= 0.0 && values.saturation <= 10.0))
         {
           g_set_error (&error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
@@ -347,6 +418,7 @@ run (const gchar      *name,
     case GIMP_RUN_WITH_LAST_VALS:
       gimp_get_data (PLUG_IN_PROC, &values);
       values.model[sizeof (values.model) - 1] = '\0';
+      values.precision[sizeof (values.precision) - 1] = '\0';
       break;
 
     default:

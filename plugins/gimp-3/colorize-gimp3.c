@@ -4,10 +4,12 @@
  * progress); plugins/common/ turns pixels into float sRGB through babl and calls the
  * library, which does all the colour work.
  *
- * PDB: plug-in-colorize (run-mode, image, drawables, model, saturation)
+ * PDB: plug-in-colorize (run-mode, image, drawables, model, saturation, precision)
  *   model:      "" or "default" = the default model, a model name the library lists, or
  *               the path of an .onnx file (the library's colorize_model_load decides)
  *   saturation: multiplies the predicted a*, b*; 1.0 = as predicted
+ *   precision:  a choice: "default" (the library's default; what a call that leaves the
+ *               argument out gets), "f32" or "bf16"
  * The dialog additionally offers the working size (an auxiliary argument: remembered,
  * not part of the PDB signature). Interactive runs show their own progress window,
  * whose Cancel stops the library and leaves the image as it was (see
@@ -90,6 +92,7 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
   gchar        **names;
   gchar         *name_list;
   gchar         *model_help;
+  gchar         *precision_help;
 
   if (strcmp (name, PLUG_IN_PROC) != 0)
     return NULL;
@@ -125,6 +128,14 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
   gimp_procedure_add_double_argument (procedure, "saturation", "S_aturation",
                                       "Multiplies the predicted a*, b* (1.0 = as predicted, 0 = grey)",
                                       0.0, 10.0, 1.0, G_PARAM_READWRITE);
+  precision_help = colorize_gimp_precision_help ();
+  gimp_procedure_add_choice_argument (procedure, "precision", "_Precision", precision_help,
+                                      gimp_choice_new_with_values ("default", 0, "default", NULL,
+                                                                   "f32", 1, "f32", NULL,
+                                                                   "bf16", 2, "bf16", NULL,
+                                                                   NULL),
+                                      "default", G_PARAM_READWRITE);
+  g_free (precision_help);
   gimp_procedure_add_int_aux_argument (procedure, "working-size", "_Working size",
                                        "Short side (pixels) the network runs at; "
                                        "0 = the size the model was trained at",
@@ -225,7 +236,7 @@ colorize_dialog (GimpProcedure       *procedure,
   gtk_label_set_xalign (GTK_LABEL (label), 0.0);
 
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
-                              "saturation", "working-size", "note", NULL);
+                              "saturation", "working-size", "precision", "note", NULL);
   content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
   row = model_row (config);
   gtk_box_pack_start (GTK_BOX (content), row, FALSE, FALSE, 0);
@@ -269,12 +280,13 @@ colorize_run (GimpProcedure        *procedure,
               GimpProcedureConfig  *config,
               gpointer              run_data)
 {
-  ColorizeParams          params = { 1.0, 0 };
+  ColorizeParams          params = { 1.0, 0, NULL };
   ColorizeProgress        progress;
   ColorizeProgressWindow *window = NULL;
   colorize_model         *model;
   GError                 *error = NULL;
   gchar                  *model_spec = NULL;
+  gchar                  *precision = NULL;
   ColorizeResult   *results;
   GeglRectangle    *areas;
   gboolean          ok = TRUE;
@@ -304,11 +316,16 @@ colorize_run (GimpProcedure        *procedure,
                 "model", &model_spec,
                 "saturation", &params.saturation,
                 "working-size", &params.working_size,
+                "precision", &precision,
                 NULL);
+  params.precision = precision;
   model = colorize_gimp_load_model (model_spec, &error);
   g_free (model_spec);
   if (model == NULL)
-    return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
+    {
+      g_free (precision);
+      return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
+    }
 
   /* Interactive runs (and repeats) get the window with a Cancel that stops the library;
    * scripts get GIMP's progress bar. */
@@ -346,6 +363,7 @@ colorize_run (GimpProcedure        *procedure,
         g_object_unref (buffer);
       }
   colorize_model_free (model);
+  g_free (precision);
 
   if (ok)
     {

@@ -26,6 +26,9 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
   * the default model (""), if one is embedded, otherwise its clear error; an embedded
     model by name, if there is one;
   * GIMP 3: two selected layers are both colorized by one call;
+  * the precision argument (GIMP 2.10: plug-in-colorize2): precision "bf16" runs, gives
+    the image's size back (as 8-bit RGB), and equals the CLI's `--precision bf16` result
+    (the other cases leave the argument out, as older callers do);
   * cancel: with COLORIZE_GIMP_TEST_CANCEL_AT set, the plug-in cancels its own run from
     the main thread (as its Cancel button does) once the library has reported some
     progress on a larger layer; the library must return CANCELLED at its next report,
@@ -134,8 +137,10 @@ def make_inputs(work: Path) -> dict:
 # ---- running the CLI and GIMP -------------------------------------------------------
 
 
-def run_cli(src: Path, dst: Path, model, saturation: float = 1.0) -> None:
+def run_cli(src: Path, dst: Path, model, saturation: float = 1.0, precision=None) -> None:
     command = [str(CLI), str(src), "-o", str(dst), "--saturation", repr(saturation)]
+    if precision is not None:
+        command += ["--precision", precision]
     if model is not None:
         command += ["--model", str(model)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
@@ -170,12 +175,13 @@ class Gimp:
                       "export": "PRECISION-U16-NON-LINEAR"}}
 
     def case_script(self, src: Path, dst: Path, model: str, saturation: float, selection,
-                    variant=None) -> str:
+                    variant=None, precision=None) -> str:
         """A Script-Fu expression: open, (convert precision), (select), colorize, save,
         close. A failing call aborts the expression, so no output file is written.
         variant: None, a precision name (see PRECISIONS), "layer-mask" (the plug-in is
         handed the layer's mask instead of the layer: it must refuse) or "caught" (an
-        error of the plug-in is caught and the image saved as it is then)."""
+        error of the plug-in is caught and the image saved as it is then).
+        precision: None (the argument left out) or the network's precision argument."""
         s, d = scheme_string(self.path(src)), scheme_string(self.path(dst))
         before, after, target, wrap = "", "", "layer", "{}"
         if variant == "caught":  # the error is caught, the image saved as it is afterwards
@@ -194,8 +200,13 @@ class Gimp:
             return (f"(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE {s} {s})))"
                     f"       (layer (car (gimp-image-get-active-layer image))))"
                     f"  {before}"
-                    f"  " + wrap.format(f"(plug-in-colorize RUN-NONINTERACTIVE image {target} "
-                                        f"{scheme_string(model)} {saturation!r})") +
+                    # 2.10's Script-Fu wants every declared argument: the precision comes
+                    # with plug-in-colorize2, so that 5-argument calls keep working.
+                    f"  " + wrap.format((f"(plug-in-colorize RUN-NONINTERACTIVE image {target} "
+                                         if precision is None else
+                                         f"(plug-in-colorize2 RUN-NONINTERACTIVE image {target} ")
+                                        + f"{scheme_string(model)} {saturation!r}"
+                                        + ("" if precision is None else f" {scheme_string(precision)}") + ")") +
                     f"  {after}"
                     f"  (gimp-file-save RUN-NONINTERACTIVE image layer {d} {d})"
                     f"  (gimp-image-delete image))")
@@ -204,7 +215,9 @@ class Gimp:
                 f"  {before}"
                 f"  " + wrap.format(f"(plug-in-colorize #:run-mode RUN-NONINTERACTIVE #:image image "
                                     f"#:drawables (vector {target}) #:model {scheme_string(model)} "
-                                    f"#:saturation {saturation!r})") +
+                                    f"#:saturation {saturation!r}"
+                                    + ("" if precision is None else f" #:precision {scheme_string(precision)}")
+                                    + ")") +
                 f"  {after}"
                 f"  (gimp-file-save RUN-NONINTERACTIVE image {d} -1)"
                 f"  (gimp-image-delete image))")
@@ -345,6 +358,23 @@ def check_grey(report: Report, name: str, out: Path) -> None:
     a, _ = read_png(out)
     grey_error = max(int(np.abs(a[:, :, 0] - a[:, :, 1]).max()), int(np.abs(a[:, :, 1] - a[:, :, 2]).max()))
     report.check(name, grey_error == 0, f"max |R−G|,|G−B| = {grey_error} (must be 0)")
+
+
+def check_bf16(report: Report, out: Path, src: Path, ref: Path) -> None:
+    """precision "bf16": the run succeeds, the image keeps its size (a GRAY input comes back
+    as 8-bit RGB, as with every precision), and the result is the CLI's bf16 result."""
+    name = "precision bf16: size kept, equal to CLI --precision bf16"
+    if not out.exists():
+        report.check(name, False, f"GIMP wrote no {out.name} (see the GIMP log)")
+        return
+    a, depth = read_png(out)
+    s, _ = read_png(src)
+    _, _, _, info = png.Reader(filename=str(out)).read()
+    if a.shape != s.shape or depth != 8 or info["greyscale"]:
+        report.check(name, False, f"{a.shape[1]}×{a.shape[0]} {depth}-bit greyscale={info['greyscale']}, "
+                     f"input {s.shape[1]}×{s.shape[0]}: want the input's size, 8-bit RGB")
+        return
+    compare_to_reference(report, name, out, ref, 1)
 
 
 def check_selection(report: Report, out: Path, src: Path, ref: Path, rect, feather: int) -> None:
@@ -512,6 +542,8 @@ def main() -> int:
     if with_default:
         ref["default"] = work / "cli-default.png"
         run_cli(inputs["rgb8"], ref["default"], None)
+    ref["bf16"] = work / "cli-bf16.png"
+    run_cli(inputs["gray8"], ref["bf16"], chroma_model, precision="bf16")
     named = embedded_model_names()[:1]  # one embedded model by name, if there is any
     for name in named:
         ref["named"] = work / "cli-named.png"
@@ -537,12 +569,15 @@ def main() -> int:
         ("inference-error", inputs["gray8"], failing_model, 1.0, None, "caught"),
         ("cancel", inputs["cancel"], chroma_model, 1.0, None, "caught"),
         ("default-model", inputs["rgb8"], "", 1.0, None),
+        ("bf16", inputs["gray8"], chroma_model, 1.0, None),
     ] + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named]
+    network_precision = {"bf16": "bf16"}  # output name -> precision argument (else left out)
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
     scripts = []
     for name, src, model, saturation, selection, *variant in cases:
         model_arg = gimp.path(model) if isinstance(model, Path) else model
-        scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection, *variant))
+        scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection,
+                                        variant[0] if variant else None, network_precision.get(name)))
 
     if args.gimp == 3:  # several selected layers: only GIMP 3 hands a plug-in more than one
         outputs["two-layers-top"] = work / "gimp-two-layers-top.png"
@@ -589,6 +624,7 @@ def main() -> int:
         compare_to_reference(report, "two selected layers: top vs CLI", outputs["two-layers-top"], ref["gray8"], 1)
         compare_to_reference(report, "two selected layers: bottom vs CLI", outputs["two-layers-bottom"],
                              ref["gray8"], 1)
+    check_bf16(report, outputs["bf16"], inputs["gray8"], ref["bf16"])
     check_selection(report, outputs["selection"], inputs["rgb8"], ref["rgb8"], selection_rect, feather)
     check_unchanged(report, "grey stays grey, 8-bit (zero-chroma model)", outputs["zero8"], inputs["rgb8"], 0, 8)
     check_unchanged(report, "grey stays grey, 16-bit (zero-chroma model)", outputs["zero16"], inputs["gray16"], 2, 16)
