@@ -24,7 +24,7 @@ pub struct Pad {
 
 impl Pad {
     /// Constant padding of the two innermost axes only (what a convolution's padding becomes),
-    /// done row by row: fill, copy, fill. The generic path below goes through an n-dimensional
+    /// done row by row (planes in parallel): fill, copy, fill. The generic path below goes through an n-dimensional
     /// slice assignment, several times slower on a large activation. `None` where it does not
     /// apply.
     fn constant_rows_fast_path<T>(&self, input_tensor: &TValue) -> TractResult<Option<TValue>>
@@ -45,16 +45,25 @@ impl Pad {
         let planes: usize = shape[..rank - 2].iter().product();
         let element = value.cast_to_scalar::<T>()?;
         let mut output = vec![element; planes * out_h * out_w];
-        if w > 0 {
-            for (plane_in, plane_out) in
-                input.chunks_exact(h * w).zip(output.chunks_exact_mut(out_h * out_w))
-            {
-                for (row_in, row_out) in
-                    plane_in.chunks_exact(w).zip(plane_out[top * out_w..].chunks_exact_mut(out_w))
-                {
-                    row_out[left..left + w].copy_from_slice(row_in);
-                }
-            }
+        if w > 0 && h > 0 && planes > 0 {
+            // Planes split over the executor's threads (the copy is memory-bound; the first
+            // touch of the fresh output's pages is a good share of it).
+            let plane_len = out_h * out_w;
+            tract_linalg::multithread::par_chunks_mut(
+                &mut output,
+                plane_len,
+                planes * plane_len,
+                |first_plane, chunk| {
+                    let inputs = input[first_plane * h * w..].chunks_exact(h * w);
+                    for (plane_in, plane_out) in inputs.zip(chunk.chunks_exact_mut(plane_len)) {
+                        let rows_out = plane_out[top * out_w..].chunks_exact_mut(out_w);
+                        for (row_in, row_out) in plane_in.chunks_exact(w).zip(rows_out) {
+                            row_out[left..left + w].copy_from_slice(row_in);
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
         }
         let mut output_shape: TVec<usize> = shape.into();
         output_shape[rank - 2] = out_h;

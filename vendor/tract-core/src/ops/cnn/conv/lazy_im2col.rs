@@ -439,6 +439,10 @@ impl LazyIm2colInput {
             unsafe { self.gather_bf16_k2_panel(packed, mn_start, mn_end) };
             return packed;
         }
+        if !self.im2col.bf16_k2 && mn_range.len() == r && r <= MAX_HOISTED_R {
+            unsafe { self.gather_full_panel::<T>(packed as *mut T, mn_start) };
+            return packed;
+        }
         if mn_range.len() == r && mn_start.is_multiple_of(r) {
             let mut writer = self.im2col.packer.write_single_panel_with_k_outer(packed as *mut T);
             self.write(&mut writer, k_range, mn_range);
@@ -454,6 +458,41 @@ impl LazyIm2colInput {
             unsafe { f32_panel_to_bf16_k2(packed, k, r) };
         }
         packed
+    }
+}
+
+/// Widest panel [`LazyIm2colInput::gather_full_panel`] takes (kernels' nr are 1 to 16 here).
+const MAX_HOISTED_R: usize = 32;
+
+impl LazyIm2colInput {
+    /// A whole panel (all `r` columns present) in the plain K-major layout (`k` rows of `r`),
+    /// with the column offsets read once for the panel instead of once per row, and each row
+    /// copied as one block where its columns are consecutive pixels (stride 1), or read at a
+    /// fixed step (stride 2). The generic writer path re-reads the offsets for every row.
+    unsafe fn gather_full_panel<T: Datum + Copy>(&self, packed: *mut T, mn_start: usize) {
+        let r = self.im2col.packer.r;
+        let size = size_of::<T>() as isize;
+        let cols = &self.im2col.n_byte_offsets[mn_start..mn_start + r];
+        let step = if r > 1 { cols[1] - cols[0] } else { size };
+        let regular = cols.iter().enumerate().all(|(n, &o)| o == cols[0] + step * n as isize);
+        let base = unsafe { self.tensor.as_ptr_unchecked::<u8>().offset(self.group_offset_bytes) };
+        for (kk, &k_offset) in self.im2col.k_byte_offsets.iter().enumerate() {
+            let row = unsafe { base.offset(k_offset) };
+            let out = unsafe { std::slice::from_raw_parts_mut(packed.add(kk * r), r) };
+            if regular && step == size {
+                let src = unsafe { std::slice::from_raw_parts(row.offset(cols[0]) as *const T, r) };
+                out.copy_from_slice(src);
+            } else if regular {
+                let first = unsafe { row.offset(cols[0]) };
+                for (n, value) in out.iter_mut().enumerate() {
+                    *value = unsafe { (first.offset(step * n as isize) as *const T).read_unaligned() };
+                }
+            } else {
+                for (value, &col) in out.iter_mut().zip(cols) {
+                    *value = unsafe { (row.offset(col) as *const T).read_unaligned() };
+                }
+            }
+        }
     }
 }
 
