@@ -187,8 +187,14 @@ pub fn rgb16(model: &Model, options: &Options, pixels: &mut [u16], layout: Layou
         pixels,
         layout,
         |row, l| color::srgb16_row_to_lightness(row, layout.channels, l),
-        |_| {},
-        |rgb, p| p[..3].copy_from_slice(&color::linear_to_srgb16(rgb)),
+        // The encoding curve a row at a time (what `linear_to_srgb16` looks up per channel).
+        color::linear_row_to_srgb,
+        |srgb, p| {
+            // + 0.5 and truncation: `linear_to_srgb16`'s rounding.
+            for (out, v) in p[..3].iter_mut().zip(srgb) {
+                *out = (v * 65535.0 + 0.5) as u16;
+            }
+        },
     )
 }
 

@@ -107,6 +107,19 @@ fn sixteen_bit_grey_equals_the_rgb16_call() {
     );
     let out = colorize::colorize_image(&model, &options, image).unwrap();
     assert!(out.as_rgb16().unwrap().as_raw() == &rgb16);
+    // And what L* per pixel, `colorize_l` and the per-pixel `lab_to_srgb16` give.
+    let l: Vec<f32> = grey16
+        .iter()
+        .map(|&g| color::linear_to_lightness([color::srgb16_channel_to_linear(g); 3]))
+        .collect();
+    let mut ab = vec![0.0f32; 2 * w * h];
+    colorize::colorize_l(&model, &options, &l, w, h, w, &mut ab, 2 * w).unwrap();
+    let expected: Vec<u16> = l
+        .iter()
+        .zip(ab.chunks_exact(2))
+        .flat_map(|(&l, ab)| color::lab_to_srgb16([l, ab[0], ab[1]]))
+        .collect();
+    assert!(rgb16 == expected, "rgb16 against the per-pixel path");
     // Every output keeps its input's L*.
     for (p, &g) in rgb16.chunks_exact(3).zip(&grey16) {
         let lab = color::srgb16_to_lab([p[0], p[1], p[2]]);
