@@ -570,8 +570,9 @@ def main() -> int:
         ("cancel", inputs["cancel"], chroma_model, 1.0, None, "caught"),
         ("default-model", inputs["rgb8"], "", 1.0, None),
         ("bf16", inputs["gray8"], chroma_model, 1.0, None),
-    ] + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named]
-    network_precision = {"bf16": "bf16"}  # output name -> precision argument (else left out)
+    ] + [("unknown-precision", inputs["rgb8"], chroma_model, 1.0, None)] * (args.gimp == 2) + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named]
+    # GIMP 3 checks a choice argument itself; 2.10 hands the plug-in any string.
+    network_precision = {"bf16": "bf16", "unknown-precision": "f16"}  # output name -> precision argument (else left out)
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
     scripts = []
     for name, src, model, saturation, selection, *variant in cases:
@@ -588,7 +589,7 @@ def main() -> int:
 
     # GIMP 3 stops at the first failing batch command (2.10 goes on), so the cases that
     # must fail each get a GIMP session of their own; the others share one.
-    expected_failures = {"unknown-model", "missing-model-file", "corrupt-model", "layer-mask"} | ({"default-model"} if not with_default else set())
+    expected_failures = {"unknown-model", "missing-model-file", "corrupt-model", "layer-mask"} | ({"default-model"} if not with_default else set()) | ({"unknown-precision"} if args.gimp == 2 else set())
     # The cancel case needs a session of its own environment (the variable that makes the
     # plug-in cancel itself applies to the whole session): it runs first in the unknown-
     # model session, where it changes nothing (that call fails before the library runs).
@@ -625,6 +626,9 @@ def main() -> int:
         compare_to_reference(report, "two selected layers: bottom vs CLI", outputs["two-layers-bottom"],
                              ref["gray8"], 1)
     check_bf16(report, outputs["bf16"], inputs["gray8"], ref["bf16"])
+    if args.gimp == 2:
+        check_error(report, "unknown precision is a GIMP error", outputs["unknown-precision"], log_text,
+                    'Unknown precision "f16"')
     check_selection(report, outputs["selection"], inputs["rgb8"], ref["rgb8"], selection_rect, feather)
     check_unchanged(report, "grey stays grey, 8-bit (zero-chroma model)", outputs["zero8"], inputs["rgb8"], 0, 8)
     check_unchanged(report, "grey stays grey, 16-bit (zero-chroma model)", outputs["zero16"], inputs["gray16"], 2, 16)
