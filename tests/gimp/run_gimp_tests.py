@@ -28,7 +28,8 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
   * GIMP 3: two selected layers are both colorized by one call;
   * the precision argument (GIMP 2.10: plug-in-colorize2): precision "bf16" runs, gives
     the image's size back (as 8-bit RGB), and equals the CLI's `--precision bf16` result
-    (the other cases leave the argument out, as older callers do);
+    (the other cases leave the argument out, as older callers do); GIMP 2.10: an unknown
+    precision is an error with the plug-in's message;
   * cancel: with COLORIZE_GIMP_TEST_CANCEL_AT set, the plug-in cancels its own run from
     the main thread (as its Cancel button does) once the library has reported some
     progress on a larger layer; the library must return CANCELLED at its next report,
