@@ -172,8 +172,8 @@ struct colorize_options colorize_options_default(void);
 
 /*
  New settings with the defaults: working size 0 (the model's), saturation 1.0, WORKING
- mode, tile size 0 (the library's), GUIDED upsampling, threads 0 (all cores), no progress
- callback. NULL only if memory runs out. Release with `colorize_settings_free`.
+ mode, tile size 0 (the library's), GUIDED upsampling, threads 0 (all cores), precision
+ BF16 (computed in f32 on a CPU without AMX-BF16), no progress callback. NULL only if memory runs out. Release with `colorize_settings_free`.
  */
 struct colorize_settings *colorize_settings_new(void);
 
