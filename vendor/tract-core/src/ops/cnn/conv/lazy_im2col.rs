@@ -436,6 +436,12 @@ impl LazyIm2colInput {
         let k_range = 0..k as isize;
         let packed = buffer.unwrap();
         if self.im2col.bf16_k2 && r == BF16_PANEL_R && size_of::<T>() == 4 {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the CPU has AVX-512 (every AMX-BF16 CPU does), checked just above.
+                unsafe { self.gather_bf16_k2_panel_avx512(packed, mn_start, mn_end) };
+                return packed;
+            }
             unsafe { self.gather_bf16_k2_panel(packed, mn_start, mn_end) };
             return packed;
         }
@@ -506,6 +512,16 @@ impl LazyIm2colInput {
     /// pixels (a stride-1 convolution away from a row end) each row is one contiguous load the
     /// compiler vectorises; every other pixel (stride 2) is one load of twice the width. Columns past `mn_end` repeat the last one (their results are
     /// discarded); rows past K are zeros up to the 32-deep step.
+    /// [`Self::gather_bf16_k2_panel`] compiled for AVX-512, so that its 16-column loops (the
+    /// loads, the rounding, the pair interleave) become single 512-bit instructions; the crate
+    /// itself is built for baseline x86_64, where they vectorise four lanes at a time.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn gather_bf16_k2_panel_avx512(&self, packed: *mut u8, mn_start: usize, mn_end: usize) {
+        unsafe { self.gather_bf16_k2_panel(packed, mn_start, mn_end) }
+    }
+
+    #[inline(always)]
     unsafe fn gather_bf16_k2_panel(&self, packed: *mut u8, mn_start: usize, mn_end: usize) {
         const R: usize = BF16_PANEL_R;
         let k_offsets = &self.im2col.k_byte_offsets;
