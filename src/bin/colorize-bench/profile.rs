@@ -1,5 +1,5 @@
 //! `--profile SIZE`: where tract spends its time, node by node, on the optimized concrete
-//! plan for a SIZE x SIZE input (the same kind of plan `Model` caches). For PERF_NOTES.md:
+//! plan for a SIZE x SIZE input (the same kind of plan `Model` caches), on `--threads`. For PERF_NOTES.md:
 //! it is how each lever was chosen.
 
 use std::path::Path;
@@ -27,36 +27,41 @@ pub fn run(model_path: &Path, size: usize, runs: usize) -> Result<()> {
     let mut totals: Vec<(usize, String, f64)> = Vec::new();
     let mut state = SimpleState::new(&plan)?;
     let mut wall = Vec::new();
-    for run in 0..runs + 1 {
-        let mut times: Vec<(usize, String, f64)> = Vec::new();
-        let start = Instant::now();
-        state
-            .run_plan_with_eval(
-                tvec!(input.clone().into_tvalue()),
-                |session, op_state, node, inputs| {
-                    let t = Instant::now();
-                    let out = eval(session, op_state, node, inputs);
-                    times.push((
-                        node.id,
-                        format!("{} {}", node.op().name(), node.name),
-                        t.elapsed().as_secs_f64(),
-                    ));
-                    out
-                },
-            )
-            .context("profiling run")?;
-        if run == 0 {
-            continue; // warm-up
-        }
-        wall.push(start.elapsed().as_secs_f64());
-        if totals.is_empty() {
-            totals = times;
-        } else {
-            for (total, t) in totals.iter_mut().zip(times) {
-                total.2 += t.2;
+    // On the benchmark's rayon pool (`--threads`), as the engine runs its plans.
+    let executor = tract_linalg::multithread::Executor::RayonGlobal;
+    tract_linalg::multithread::multithread_tract_scope(executor, || -> Result<()> {
+        for run in 0..runs + 1 {
+            let mut times: Vec<(usize, String, f64)> = Vec::new();
+            let start = Instant::now();
+            state
+                .run_plan_with_eval(
+                    tvec!(input.clone().into_tvalue()),
+                    |session, op_state, node, inputs| {
+                        let t = Instant::now();
+                        let out = eval(session, op_state, node, inputs);
+                        times.push((
+                            node.id,
+                            format!("{} {}", node.op().name(), node.name),
+                            t.elapsed().as_secs_f64(),
+                        ));
+                        out
+                    },
+                )
+                .context("profiling run")?;
+            if run == 0 {
+                continue; // warm-up
+            }
+            wall.push(start.elapsed().as_secs_f64());
+            if totals.is_empty() {
+                totals = times;
+            } else {
+                for (total, t) in totals.iter_mut().zip(times) {
+                    total.2 += t.2;
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     let n = runs.max(1) as f64;
     let sum: f64 = totals.iter().map(|t| t.2).sum::<f64>() / n;
     totals.sort_by(|a, b| b.2.total_cmp(&a.2));
