@@ -88,9 +88,10 @@ pub fn estimate_peak_bytes(
                 w.min(tile).div_ceil(multiple) * multiple,
                 h.min(tile).div_ceil(multiple) * multiple,
             );
-            // Plus the full-resolution a*b* (2 floats) and the blend weights (1 float).
+            // Plus the full-resolution a*b* (2 f16) and the f32 band the tiles are summed in
+            // (a tile's height of rows), counted as 8 bytes a pixel on the high side.
             tw.saturating_mul(th)
-                .saturating_add(pixels.saturating_mul(12) / ACTIVATION_BYTES_PER_PIXEL)
+                .saturating_add(pixels.saturating_mul(8) / ACTIVATION_BYTES_PER_PIXEL)
         }
         (Mode::Working, None) => {
             let size = if options.working_size == 0 {
