@@ -64,9 +64,11 @@ for model in src/models/*.onnx; do
 done
 code_bytes=$((so_bytes - model_bytes))
 echo "15-cinstall: libcolorize.so $so_bytes bytes = $model_bytes bytes of embedded models + $code_bytes bytes of code"
-# A guard against growth at today's size (30.8 MB); the goal of 15 MB is not reached yet
-# (docs/c-api.md, Size: the code is tract's operators, which it cannot trim by feature).
-[ "$code_bytes" -le 32000000 ] || fail "code without models is $code_bytes bytes, over 32 MB"
+# A guard against growth (30.8 MB on 2026-11-30; 31.96 MB on 2026-12-01 with the AVX2 colour
+# paths, the parallel JPEG writer and the vendored tract's bf16 gathers, about 1 MB a day of
+# new capability); the goal of 15 MB is not reached yet (docs/c-api.md, Size: the code is
+# tract's operators, which it cannot trim by feature).
+[ "$code_bytes" -le 33000000 ] || fail "code without models is $code_bytes bytes, over 33 MB"
 
 # A client built with pkg-config alone.
 export PKG_CONFIG_PATH="$lib/pkgconfig"
