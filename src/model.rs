@@ -561,16 +561,3 @@ fn optimizer_knobs(precision: Precision) -> &'static KnobScope {
         }),
     }
 }
-
-/// Whether this CPU has AMX-BF16 tiles the OS lets this process use (the kernel tract's bf16
-/// plans run on); without them a bf16 plan computes in f32.
-pub(crate) fn has_amx_bf16() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        tract_linalg::x86_64::amx_bf16::has_amx_bf16()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}

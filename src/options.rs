@@ -62,7 +62,7 @@ impl Precision {
     pub fn runs_natively(self) -> bool {
         match self {
             Precision::F32 => true,
-            Precision::Bf16 => crate::model::has_amx_bf16(),
+            Precision::Bf16 => has_amx_bf16(),
         }
     }
 
@@ -72,6 +72,19 @@ impl Precision {
             Precision::F32 => "f32",
             Precision::Bf16 => "bf16",
         }
+    }
+}
+
+/// Whether this CPU has AMX-BF16 tiles the OS lets this process use (the kernel tract's bf16
+/// plans run on); without them a bf16 plan computes in f32.
+fn has_amx_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        tract_linalg::x86_64::amx_bf16::has_amx_bf16()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 

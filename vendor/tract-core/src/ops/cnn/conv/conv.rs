@@ -504,7 +504,13 @@ impl Conv {
         let group_stride_bytes = (ci_per_group * c_stride) as isize * size_of_b;
         let (mmm_output_shape, c_axis, h_axis) = self.mmm_output_shape(&geo.output_shape)?;
         let b_format = &mmm.packings()[packing].1;
-        let bf16_k2 = is_bf16_k2(&**b_format);
+        // The bf16 gather writes the AMX kernel's 16-wide panels of f32 inputs only.
+        let bf16_k2 = is_bf16_k2(&**b_format)
+            && b_format.r() == 16
+            && x_fact.datum_type == f32::datum_type();
+        if is_bf16_k2(&**b_format) && !bf16_k2 {
+            bail!("LazyIm2col has no bf16 writer for {b_format:?} over {:?}", x_fact.datum_type);
+        }
         let packer = if bf16_k2 {
             PackedFormat::new(f32::datum_type(), b_format.r(), 64)
         } else {

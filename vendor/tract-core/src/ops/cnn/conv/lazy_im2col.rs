@@ -12,8 +12,8 @@ pub struct LazyIm2colParams {
     pub n_byte_offsets: Vec<isize>,
     pub k_byte_offsets: Vec<isize>,
     /// Panels go out in the AMX bf16 kernel's B layout (`PackedBf16K2`: pairs of K rows
-    /// interleaved, bf16, K padded to the kernel's 32-deep step) instead of `packer`'s. They are
-    /// gathered in f32 through `packer` first, then converted in place.
+    /// interleaved, bf16, K padded to the kernel's 32-deep step) instead of `packer`'s, which
+    /// then only gives the panel width (16, the kernel's tile).
     pub bf16_k2: bool,
 }
 
@@ -394,7 +394,7 @@ impl LazyIm2colInput {
 impl MMMInputValue for LazyIm2colInput {
     fn scratch_panel_buffer_layout(&self) -> Option<std::alloc::Layout> {
         let k = self.im2col.k_byte_offsets.len();
-        // The bf16 panel is converted in place from an f32 gather of K padded to the step.
+        // The bf16 panel holds K padded to the step, in half the bytes of as many f32.
         let k = if self.im2col.bf16_k2 { k.next_multiple_of(BF16_K_STEP) } else { k };
         Some(self.im2col.packer.single_panel_layout(k, self.tensor.datum_type().size_of()))
     }
@@ -435,7 +435,9 @@ impl LazyIm2colInput {
         let mn_range = mn_start as isize..mn_end as isize;
         let k_range = 0..k as isize;
         let packed = buffer.unwrap();
-        if self.im2col.bf16_k2 && r == BF16_PANEL_R && size_of::<T>() == 4 {
+        if self.im2col.bf16_k2 {
+            // Wired only for the AMX kernel's 16-wide f32 panels (conv.rs).
+            debug_assert!(r == BF16_PANEL_R && size_of::<T>() == 4);
             #[cfg(target_arch = "x86_64")]
             if std::is_x86_feature_detected!("avx512bw") {
                 // SAFETY: the CPU has AVX-512 (every AMX-BF16 CPU does), checked just above.
@@ -459,9 +461,6 @@ impl LazyIm2colInput {
                 mn_range.len(),
             );
             self.write(&mut writer, k_range, mn_range);
-        }
-        if self.im2col.bf16_k2 {
-            unsafe { f32_panel_to_bf16_k2(packed, k, r) };
         }
         packed
     }
@@ -506,12 +505,6 @@ impl LazyIm2colInput {
 const BF16_PANEL_R: usize = 16;
 
 impl LazyIm2colInput {
-    /// Gathers the f32 panel of columns `mn_start..mn_end` straight into the AMX bf16 B layout
-    /// (see [`f32_panel_to_bf16_k2`]) in one pass: the 16 column offsets are read once for the
-    /// whole panel rather than once per row, and where the 16 columns are consecutive input
-    /// pixels (a stride-1 convolution away from a row end) each row is one contiguous load the
-    /// compiler vectorises; every other pixel (stride 2) is one load of twice the width. Columns past `mn_end` repeat the last one (their results are
-    /// discarded); rows past K are zeros up to the 32-deep step.
     /// [`Self::gather_bf16_k2_panel`] compiled for AVX-512, so that its 16-column loops (the
     /// loads, the rounding, the pair interleave) become single 512-bit instructions; the crate
     /// itself is built for baseline x86_64, where they vectorise four lanes at a time.
@@ -521,6 +514,13 @@ impl LazyIm2colInput {
         unsafe { self.gather_bf16_k2_panel(packed, mn_start, mn_end) }
     }
 
+    /// Gathers the f32 panel of columns `mn_start..mn_end` straight into the AMX bf16 B layout
+    /// in one pass: K rows taken in pairs, each pair 16 columns of two bf16 (row `2j`, then
+    /// `2j + 1`), rounded to nearest even, K zero-padded to the 32-deep step. The 16 column
+    /// offsets are read once for the whole panel rather than once per row, and where the
+    /// columns are consecutive input pixels (a stride-1 convolution away from a row end) each
+    /// row is one contiguous load; every other pixel (stride 2) is one load of twice the
+    /// width. Columns past `mn_end` repeat the last one (their results are discarded).
     #[inline(always)]
     unsafe fn gather_bf16_k2_panel(&self, packed: *mut u8, mn_start: usize, mn_end: usize) {
         const R: usize = BF16_PANEL_R;
@@ -568,34 +568,6 @@ impl LazyIm2colInput {
                 pair[n] = bf16_rne(lo[n]) | (bf16_rne(hi[n]) << 16);
             }
             unsafe { out.add(j).write_unaligned(pair) };
-        }
-    }
-}
-
-/// Rewrites, in place, a K-major f32 panel of `r` columns (`k` rows of `r` f32, row `i` at byte
-/// `4 r i`) as the AMX bf16 B layout: K rows taken in pairs, each pair `r` columns of two bf16
-/// (row `2j` then `2j + 1`), rounded to nearest even, K zero-padded to the 32-deep step.
-///
-/// In place is safe going up: pair `j` is read from bytes `[8 r j, 8 r j + 8 r)` and written to
-/// `[4 r j, 4 r j + 4 r)`, which lies at or below what is read and never reaches a later pair;
-/// each pair is read whole before it is written.
-unsafe fn f32_panel_to_bf16_k2(panel: *mut u8, k: usize, r: usize) {
-    const MAX_R: usize = 64;
-    assert!(r <= MAX_R);
-    let rows = panel as *const f32;
-    let out = panel as *mut u16;
-    let k_padded = k.next_multiple_of(BF16_K_STEP);
-    let mut pair = [0u32; MAX_R];
-    for j in 0..k_padded / 2 {
-        for (ki, row) in [2 * j, 2 * j + 1].into_iter().enumerate() {
-            for n in 0..r {
-                let bits = if row < k { unsafe { *rows.add(row * r + n) }.to_bits() } else { 0 };
-                pair[n] = if ki == 0 { bf16_rne(bits) } else { pair[n] | (bf16_rne(bits) << 16) };
-            }
-        }
-        let dst = unsafe { out.add(j * 2 * r) } as *mut u32;
-        for n in 0..r {
-            unsafe { dst.add(n).write_unaligned(pair[n]) };
         }
     }
 }
