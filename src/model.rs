@@ -543,7 +543,7 @@ fn probe_side(contract: &Contract) -> usize {
 }
 
 /// tract optimiser settings for a plan of `precision`: bf16 opts in to tract's AMX bf16
-/// matrix-product kernel (vendor/tract-linalg picks it for the wide convolutions, from K 512
+/// matrix-product kernel (vendor/tract-linalg picks it for the wide convolutions, from K 128
 /// up, and keeps f32 elsewhere); f32 leaves tract's defaults.
 fn optimizer_knobs(precision: Precision) -> &'static KnobScope {
     static F32: OnceLock<KnobScope> = OnceLock::new();

@@ -167,7 +167,7 @@ static precision_gap bf16_against_f32(const colorize_model *m) {
  * at most 2^-9 of L* < 0.2, so a* would move by at most 0.1 (the weights 0.5, -0.25 are
  * exact in bf16, the accumulation is f32); tolerance 0.25.
  * The linear model's 1x1 convolution is too narrow for the bf16 kernel (tract keeps f32
- * below K = 512), so BF16 gives exactly F32's values there. `wide` (may be NULL) has a 3x3
+ * below K = 128), so BF16 gives exactly F32's values there. `wide` (may be NULL) has a 3x3
  * convolution over 64 channels (K = 576) that BF16 does run in bf16: measured max |BF16 -
  * F32| 0.127 of a*, b* up to 37 (Xeon with AMX-BF16; every value differs a little); the
  * tolerance is 4 times that. Where bf16 runs natively some value must differ, or the

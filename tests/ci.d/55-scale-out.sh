@@ -204,21 +204,42 @@ EOF
     done
     sacct_state=$(scontrol show job "${job}_${victim}" 2>/dev/null | grep -o 'JobState=[A-Z]*')
     say "task $victim: $sacct_state; requeueing it"
+    resubmit() {
+        SHARDS=4 COLORIZE=$BIN sbatch --parsable --array="$victim" --cpus-per-task=1 --time=10 \
+            --chdir="$T/slurm" --output="$T/slurm/log/retry-%a.out" \
+            "$ROOT/examples/slurm/colorize-array.sbatch" "$T/photos" "$out" >/dev/null ||
+            fail "resubmitting shard $victim"
+    }
+    local resubmitted=
     if scontrol requeue "${job}_${victim}" 2>"$T/requeue.err"; then
         # Slurm holds a requeued job about two minutes (Reason=BeginTime); not here.
         scontrol update JobId="${job}_${victim}" StartTime=now ||
             say "note: could not move the requeued task's start time forward"
     else
         say "scontrol requeue: $(cat "$T/requeue.err"); resubmitting shard $victim instead"
-        SHARDS=4 COLORIZE=$BIN sbatch --parsable --array="$victim" --cpus-per-task=1 --time=10 \
-            --chdir="$T/slurm" --output="$T/slurm/log/retry-%a.out" \
-            "$ROOT/examples/slurm/colorize-array.sbatch" "$T/photos" "$out" >/dev/null ||
-            fail "resubmitting shard $victim"
+        resubmit
+        resubmitted=1
     fi
-    local left=
-    for i in $(seq 450); do
+    # Done when the queue is empty and the task's outputs are all there. Slurm sometimes
+    # accepts the requeue of a just-cancelled array task and then never runs it (seen on a
+    # loaded machine: the queue empty at once); after 5 s of an empty queue with outputs
+    # missing, the shard is submitted again, which resumes it the same way.
+    local left= empty_polls=0
+    for i in $(seq 900); do
         left=$(squeue -h -o '%i %T %r' 2>/dev/null)
-        [ -z "$left" ] && break
+        if [ -n "$left" ]; then
+            empty_polls=0
+        elif [ "$(count_existing <<<"$mine")" -ge "$most" ]; then
+            break
+        else
+            empty_polls=$((empty_polls + 1))
+            if [ "$empty_polls" -ge 25 ] && [ -z "$resubmitted" ]; then
+                say "note: no requeued task ran ($(count_existing <<<"$mine") of $most outputs, queue empty for 5 s); resubmitting shard $victim"
+                resubmit
+                resubmitted=1
+                empty_polls=0
+            fi
+        fi
         sleep 0.2
     done
     [ -z "$left" ] || { say "still queued: $left"; scontrol show job | grep -E "JobId|JobState|Time="; fail "Slurm jobs did not finish"; }

@@ -109,7 +109,7 @@ pub fn spatial_model() -> Vec<u8> {
 }
 
 /// A model with one convolution wide enough (3x3 over 64 channels: K = 576) for the
-/// matrix-product kernel that precision bf16 selects (from K 512 up; narrower ones stay
+/// matrix-product kernel that precision bf16 selects (from K 128 up; narrower ones stay
 /// f32): 1x1 to 64 channels, ReLU, 3x3 to 16 channels, ReLU, 1x1 to a*, b*. Stride 1.
 pub fn wide_model() -> Vec<u8> {
     wide_model_with_stride(1)

@@ -44,27 +44,48 @@ impl Pad {
         let (out_h, out_w) = (h + top + bottom, w + left + right);
         let planes: usize = shape[..rank - 2].iter().product();
         let element = value.cast_to_scalar::<T>()?;
-        let mut output = vec![element; planes * out_h * out_w];
-        if w > 0 && h > 0 && planes > 0 {
-            // Planes split over the executor's threads (the copy is memory-bound; the first
-            // touch of the fresh output's pages is a good share of it).
-            let plane_len = out_h * out_w;
+        let plane_len = out_h * out_w;
+        let total = planes * plane_len;
+        // Every element is written exactly once below, border and interior alike, in
+        // parallel: a filled allocation first would be a second, serial pass over an output
+        // that is tens of MB for a large photo's first layers.
+        let mut output: Vec<std::mem::MaybeUninit<T>> = Vec::with_capacity(total);
+        // SAFETY: MaybeUninit needs no initialisation; every element is written before the
+        // vector is read as T below.
+        unsafe { output.set_len(total) };
+        if total > 0 {
+            let fill = std::mem::MaybeUninit::new(element);
             tract_linalg::multithread::par_chunks_mut(
                 &mut output,
                 plane_len,
-                planes * plane_len,
+                total,
                 |first_plane, chunk| {
-                    let inputs = input[first_plane * h * w..].chunks_exact(h * w);
-                    for (plane_in, plane_out) in inputs.zip(chunk.chunks_exact_mut(plane_len)) {
-                        let rows_out = plane_out[top * out_w..].chunks_exact_mut(out_w);
-                        for (row_in, row_out) in plane_in.chunks_exact(w).zip(rows_out) {
-                            row_out[left..left + w].copy_from_slice(row_in);
+                    for (plane, plane_out) in chunk.chunks_exact_mut(plane_len).enumerate() {
+                        let plane_in = &input[(first_plane + plane) * h * w..][..h * w];
+                        let (top_rows, rest) = plane_out.split_at_mut(top * out_w);
+                        let (middle_rows, bottom_rows) = rest.split_at_mut(h * out_w);
+                        top_rows.fill(fill);
+                        bottom_rows.fill(fill);
+                        for (row, row_out) in middle_rows.chunks_exact_mut(out_w).enumerate() {
+                            row_out[..left].fill(fill);
+                            row_out[left + w..].fill(fill);
+                            let row_in = &plane_in[row * w..][..w];
+                            for (out, &value) in row_out[left..left + w].iter_mut().zip(row_in) {
+                                *out = std::mem::MaybeUninit::new(value);
+                            }
                         }
                     }
                     Ok(())
                 },
             )?;
         }
+        // SAFETY: every element was initialised above (the rows cover the whole plane:
+        // top + h + bottom rows of left + w + right elements), and MaybeUninit<T> has T's
+        // layout.
+        let output: Vec<T> = unsafe {
+            let mut output = std::mem::ManuallyDrop::new(output);
+            Vec::from_raw_parts(output.as_mut_ptr() as *mut T, output.len(), output.capacity())
+        };
         let mut output_shape: TVec<usize> = shape.into();
         output_shape[rank - 2] = out_h;
         output_shape[rank - 1] = out_w;

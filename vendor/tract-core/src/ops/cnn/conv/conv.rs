@@ -14,7 +14,7 @@ use crate::ops::cast::cast;
 use crate::ops::cnn::PaddingSpec::*;
 use crate::ops::cnn::conv::block_quant::{BlockQuantIntoShape, SplitGroupBlockQuant};
 use crate::ops::cnn::conv::lazy_im2col::LazyIm2Col;
-use crate::ops::cnn::conv::lazy_im2col::LazyIm2colParams;
+use crate::ops::cnn::conv::lazy_im2col::{ImplicitPadding, LazyIm2colParams};
 use crate::ops::cnn::wire_reshape_bias_for_bin;
 use crate::ops::einsum::EinSum;
 use crate::ops::math::{Add, Div, Mul, Sub};
@@ -464,7 +464,28 @@ impl Conv {
         let mut geo = geo.to_concrete(&input_shape)?.into_owned();
         let mut input_shape: DataShape = self.pool_spec.data_format.shape(input_shape.into())?;
         let padding = self.pool_spec.computed_padding(input_shape.hw_dims());
-        if padding.iter().any(|axis| axis.pad_before != 0 || axis.pad_after != 0) {
+        let padded = padding.iter().any(|axis| axis.pad_before != 0 || axis.pad_after != 0);
+        // The gathers read a 2D, channels-first, f32 input's border as zeros themselves, which
+        // saves writing (and reading back) a padded copy of the whole activation.
+        let implicit_padding = (padded
+            && input_shape.hw_rank() == 2
+            && !self.pool_spec.data_format.c_is_last()
+            && self.group == 1
+            && x_fact.datum_type == f32::datum_type()
+            && !TRACT_LAZY_IM2COL_EXPLICIT_PAD.get())
+        .then(|| {
+            let input_hw = [input_shape.hw_dims()[0], input_shape.hw_dims()[1]];
+            let pair = |v: &[usize]| [v[0], v[1]];
+            ImplicitPadding {
+                input_hw,
+                output_width: padding[1].convoluted,
+                strides: pair(&self.pool_spec.strides()),
+                dilations: pair(&self.pool_spec.dilations()),
+                pad_before: [padding[0].pad_before, padding[1].pad_before],
+                kernel_hw: pair(&self.pool_spec.kernel_shape),
+            }
+        });
+        if padded && implicit_padding.is_none() {
             let mut pads = vec![(0, 0); x_fact.rank()];
             for (ix, ax) in padding.iter().enumerate() {
                 pads[input_shape.h_axis() + ix] = (ax.pad_before, ax.pad_after);
@@ -488,19 +509,25 @@ impl Conv {
         let c_dt = crate::ops::matmul::output_type(x_fact.datum_type);
         let c_stride = input_shape.c_stride();
         let size_of_b = x_fact.datum_type.size_of() as isize;
-        let n_byte_offsets: Vec<isize> =
-            geo.patch.centers_offsets().into_iter().map(|x| x * size_of_b).collect();
         // For grouped convs, k offsets cover one group's input slice (ci_per_group channels);
         // each group reads from a different base offset (group_stride_bytes apart).
         let ci_per_group = self.input_channels() / self.group;
-        let k_byte_offsets: Vec<isize> = (0..ci_per_group)
-            .flat_map(|ici| {
-                geo.patch
-                    .standard_layout_data_field
-                    .iter()
-                    .map(move |x| (x + (ici * c_stride) as isize) * size_of_b)
-            })
-            .collect();
+        let (n_byte_offsets, k_byte_offsets): (Vec<isize>, Vec<isize>) =
+            if let Some(pad) = &implicit_padding {
+                pad.byte_offsets(ci_per_group, geo.output_shape.hw_dims()[0], size_of_b)
+            } else {
+                (
+                    geo.patch.centers_offsets().into_iter().map(|x| x * size_of_b).collect(),
+                    (0..ci_per_group)
+                        .flat_map(|ici| {
+                            geo.patch
+                                .standard_layout_data_field
+                                .iter()
+                                .map(move |x| (x + (ici * c_stride) as isize) * size_of_b)
+                        })
+                        .collect(),
+                )
+            };
         let group_stride_bytes = (ci_per_group * c_stride) as isize * size_of_b;
         let (mmm_output_shape, c_axis, h_axis) = self.mmm_output_shape(&geo.output_shape)?;
         let b_format = &mmm.packings()[packing].1;
@@ -521,7 +548,13 @@ impl Conv {
                 })?
                 .clone()
         };
-        let params = LazyIm2colParams { packer, n_byte_offsets, k_byte_offsets, bf16_k2 };
+        let params = LazyIm2colParams {
+            packer,
+            n_byte_offsets,
+            k_byte_offsets,
+            bf16_k2,
+            implicit_padding,
+        };
         let x = model.wire_node(
             format!("{name}.lazyIm2col"),
             LazyIm2Col { params: Arc::new(params), group: self.group, group_stride_bytes },
@@ -1547,6 +1580,12 @@ crate::declare_knob!(
     bool,
     false,
     "Force-disable the direct blocked convolution on wasm targets (off by default on native)."
+);
+crate::declare_knob!(
+    scopable TRACT_LAZY_IM2COL_EXPLICIT_PAD,
+    bool,
+    false,
+    "Pad a lazy-im2col convolution's input with a Pad node instead of reading its border as zeros."
 );
 crate::declare_knob!(
     scopable TRACT_LAZY_IM2COL_MIN_KERNEL,

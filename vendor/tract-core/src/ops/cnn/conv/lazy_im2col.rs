@@ -15,6 +15,96 @@ pub struct LazyIm2colParams {
     /// interleaved, bf16, K padded to the kernel's 32-deep step) instead of `packer`'s, which
     /// then only gives the panel width (16, the kernel's tile).
     pub bf16_k2: bool,
+    /// Where the convolution pads its input and the gathers read the border as zeros instead
+    /// of a padded copy: the offsets then point into the unpadded input, those of border
+    /// taps outside it (never dereferenced).
+    pub implicit_padding: Option<ImplicitPadding>,
+}
+
+/// The geometry a gather needs to tell a border tap (a zero) from an input pixel, for a 2D
+/// channels-first input of one image.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct ImplicitPadding {
+    /// Rows and columns of the unpadded input.
+    pub input_hw: [usize; 2],
+    /// Columns of the output (column `n` of the matrix product is output pixel
+    /// `(n / output_width, n % output_width)`).
+    pub output_width: usize,
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+    /// Zero rows above and columns left of the input.
+    pub pad_before: [usize; 2],
+    pub kernel_hw: [usize; 2],
+}
+
+impl ImplicitPadding {
+    /// Byte offsets of each output pixel's top-left tap (`n`) and of each input channel and
+    /// tap relative to it (`k`, channel-major then row-major taps, the kernel's order), in
+    /// the unpadded input; a border tap's sum points outside it.
+    pub fn byte_offsets(
+        &self,
+        channels: usize,
+        output_height: usize,
+        size_of: isize,
+    ) -> (Vec<isize>, Vec<isize>) {
+        let [h, w] = self.input_hw;
+        let (w_i, plane) = (w as isize, (h * w) as isize);
+        let mut n_offsets = Vec::with_capacity(output_height * self.output_width);
+        for oy in 0..output_height {
+            for ox in 0..self.output_width {
+                let [iy, ix] = self.top_left(oy, ox);
+                n_offsets.push((iy * w_i + ix) * size_of);
+            }
+        }
+        let [kh, kw] = self.kernel_hw;
+        let [dy, dx] = self.dilations;
+        let mut k_offsets = Vec::with_capacity(channels * kh * kw);
+        for c in 0..channels {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    k_offsets.push((c as isize * plane + (ky * dy) as isize * w_i + (kx * dx) as isize) * size_of);
+                }
+            }
+        }
+        (n_offsets, k_offsets)
+    }
+
+    /// Input row and column of output pixel `(oy, ox)`'s top-left tap (negative in the
+    /// padding).
+    fn top_left(&self, oy: usize, ox: usize) -> [isize; 2] {
+        [
+            (oy * self.strides[0]) as isize - self.pad_before[0] as isize,
+            (ox * self.strides[1]) as isize - self.pad_before[1] as isize,
+        ]
+    }
+
+    /// Whether every tap of every output pixel in `columns` is inside the input.
+    fn all_inside(&self, columns: Range<usize>) -> bool {
+        let ow = self.output_width;
+        let (first, last) = (columns.start, columns.end - 1);
+        let [top, _] = self.top_left(first / ow, 0);
+        let [bottom, _] = self.top_left(last / ow, 0);
+        let reach = |axis: usize| ((self.kernel_hw[axis] - 1) * self.dilations[axis]) as isize;
+        let rows_inside = top >= 0 && bottom + reach(0) < self.input_hw[0] as isize;
+        // Within one output row the columns run from the first's to the last's; across rows
+        // they cover the row's whole width.
+        let (left_ox, right_ox) =
+            if first / ow == last / ow { (first % ow, last % ow) } else { (0, ow - 1) };
+        let [_, left] = self.top_left(0, left_ox);
+        let [_, right] = self.top_left(0, right_ox);
+        rows_inside && left >= 0 && right + reach(1) < self.input_hw[1] as isize
+    }
+
+    /// Whether tap `k` of output pixel `n` reads the input (else it is a zero of the border).
+    #[inline]
+    fn inside(&self, n: usize, k: usize) -> bool {
+        let [kh, kw] = self.kernel_hw;
+        let tap = k % (kh * kw);
+        let [iy, ix] = self.top_left(n / self.output_width, n % self.output_width);
+        let iy = iy + ((tap / kw) * self.dilations[0]) as isize;
+        let ix = ix + ((tap % kw) * self.dilations[1]) as isize;
+        (iy as usize) < self.input_hw[0] && (ix as usize) < self.input_hw[1]
+    }
 }
 
 /// The AMX bf16 kernel steps through K 32 bf16 at a time, reading B by whole steps.
@@ -435,6 +525,20 @@ impl LazyIm2colInput {
         let mn_range = mn_start as isize..mn_end as isize;
         let k_range = 0..k as isize;
         let packed = buffer.unwrap();
+        if let Some(padding) = &self.im2col.implicit_padding
+            && !padding.all_inside(mn_start..mn_end)
+        {
+            // Only f32 inputs are wired with implicit padding (conv.rs).
+            debug_assert!(size_of::<T>() == 4);
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the CPU has AVX-512, checked just above.
+                unsafe { self.gather_border_panel_avx512(padding, packed, mn_start, mn_end) };
+                return packed;
+            }
+            unsafe { self.gather_border_panel(padding, packed, mn_start, mn_end) };
+            return packed;
+        }
         if self.im2col.bf16_k2 {
             // Wired only for the AMX kernel's 16-wide f32 panels (conv.rs).
             debug_assert!(r == BF16_PANEL_R && size_of::<T>() == 4);
@@ -579,4 +683,167 @@ fn bf16_rne(bits: u32) -> u32 {
     let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
     let quiet_nan = (bits >> 16) | 0x40;
     if bits & 0x7fff_ffff > 0x7f80_0000 { quiet_nan } else { rounded }
+}
+
+impl LazyIm2colInput {
+    /// [`Self::gather_border_panel`] compiled for AVX-512 (see
+    /// [`Self::gather_bf16_k2_panel_avx512`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn gather_border_panel_avx512(
+        &self,
+        padding: &ImplicitPadding,
+        packed: *mut u8,
+        mn_start: usize,
+        mn_end: usize,
+    ) {
+        unsafe { self.gather_border_panel(padding, packed, mn_start, mn_end) }
+    }
+
+    /// A panel with taps in the implicit padding: each K row is gathered with the border read
+    /// as zeros, then written in the panel's layout (the f32 K-major rows of `r`, or the AMX
+    /// bf16 pairs of rows). Columns past `mn_end` are zeros (their results are discarded).
+    #[inline(always)]
+    unsafe fn gather_border_panel(
+        &self,
+        padding: &ImplicitPadding,
+        packed: *mut u8,
+        mn_start: usize,
+        mn_end: usize,
+    ) {
+        let r = self.im2col.packer.r;
+        let k = self.im2col.k_byte_offsets.len();
+        let rows = BorderRows::new(self, padding, mn_start, mn_end);
+        if self.im2col.bf16_k2 {
+            // Wired only for the AMX kernel's 16-wide panels (conv.rs).
+            const R: usize = BF16_PANEL_R;
+            let out = packed as *mut [u32; R];
+            let (mut low, mut high) = ([0f32; R], [0f32; R]);
+            let mut taps = rows.taps();
+            for j in 0..k.next_multiple_of(BF16_K_STEP) / 2 {
+                unsafe {
+                    rows.row(2 * j, taps.next(), &mut low);
+                    rows.row(2 * j + 1, taps.next(), &mut high);
+                }
+                let mut pair = [0u32; R];
+                for n in 0..R {
+                    pair[n] = bf16_rne(low[n].to_bits()) | (bf16_rne(high[n].to_bits()) << 16);
+                }
+                unsafe { out.add(j).write_unaligned(pair) };
+            }
+        } else {
+            let mut taps = rows.taps();
+            for kk in 0..k {
+                let row = unsafe { std::slice::from_raw_parts_mut((packed as *mut f32).add(kk * r), r) };
+                unsafe { rows.row(kk, taps.next(), row) };
+            }
+        }
+    }
+}
+
+/// The K rows of one panel that reaches into the implicit padding.
+struct BorderRows<'a> {
+    input: &'a LazyIm2colInput,
+    padding: &'a ImplicitPadding,
+    mn_start: usize,
+    mn_end: usize,
+    /// Where the panel's columns are consecutive pixels of one output row (all panels but
+    /// those that wrap a row end): for each kernel tap, whether its input row is inside, and
+    /// the run of columns whose input column is inside.
+    one_output_row: Option<Vec<(bool, Range<usize>)>>,
+}
+
+impl<'a> BorderRows<'a> {
+    fn new(input: &'a LazyIm2colInput, padding: &'a ImplicitPadding, mn_start: usize, mn_end: usize) -> Self {
+        let ow = padding.output_width;
+        let one_output_row = (mn_start / ow == (mn_end - 1) / ow).then(|| {
+            let [kh, kw] = padding.kernel_hw;
+            let [top, left] = padding.top_left(mn_start / ow, mn_start % ow);
+            let step = padding.strides[1] as isize;
+            let width = padding.input_hw[1] as isize;
+            let len = mn_end - mn_start;
+            (0..kh * kw)
+                .map(|tap| {
+                    let iy = top + ((tap / kw) * padding.dilations[0]) as isize;
+                    let row_inside = iy >= 0 && iy < padding.input_hw[0] as isize;
+                    // Column n reads input column ix0 + n * step.
+                    let ix0 = left + ((tap % kw) * padding.dilations[1]) as isize;
+                    let first = if ix0 >= 0 { 0 } else { (-ix0 + step - 1) / step };
+                    let end = if ix0 >= width { 0 } else { (width - ix0 + step - 1) / step };
+                    (row_inside, (first as usize).min(len)..(end as usize).min(len))
+                })
+                .collect()
+        });
+        BorderRows { input, padding, mn_start, mn_end, one_output_row }
+    }
+
+    /// The kernel tap of each K row in turn (K runs over channels, then taps).
+    fn taps(&self) -> std::iter::Cycle<Range<usize>> {
+        let [kh, kw] = self.padding.kernel_hw;
+        (0..kh * kw).cycle()
+    }
+
+    /// K row `kk` (kernel tap `tap`, from [`Self::taps`]; `None` past K) into `row`: zeros
+    /// for taps in the border, for `kk` past K and for columns past the panel's end.
+    #[inline(always)]
+    unsafe fn row(&self, kk: usize, tap: Option<usize>, row: &mut [f32]) {
+        let k_offsets = &self.input.im2col.k_byte_offsets;
+        let (Some(tap), true) = (tap, kk < k_offsets.len()) else {
+            row.fill(0.0);
+            return;
+        };
+        let tensor = unsafe { self.input.tensor.as_ptr_unchecked::<u8>() };
+        // The address of column mn_start's tap may lie outside the input (in the padding):
+        // wrapping arithmetic computes it without claiming it is in bounds; only the inside
+        // columns are read.
+        let base = tensor.wrapping_offset(self.input.group_offset_bytes + k_offsets[kk]);
+        let n_offsets = &self.input.im2col.n_byte_offsets;
+        match &self.one_output_row {
+            Some(taps) => {
+                let (row_inside, columns) = &taps[tap];
+                if !row_inside {
+                    row.fill(0.0);
+                    return;
+                }
+                row[..columns.start].fill(0.0);
+                row[columns.end..].fill(0.0);
+                let step = self.padding.strides[1];
+                let first = (base.wrapping_offset(n_offsets[self.mn_start]) as *const f32)
+                    .wrapping_add(columns.start * step);
+                unsafe { read_run(first, step, &mut row[columns.clone()]) };
+            }
+            None => {
+                row.fill(0.0);
+                for (value, n) in row.iter_mut().zip(self.mn_start..self.mn_end) {
+                    if self.padding.inside(n, kk) {
+                        *value = unsafe { (base.wrapping_offset(n_offsets[n]) as *const f32).read_unaligned() };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `out.len()` f32 values from `first` on, `step` apart: one block copy at step 1, one load of
+/// the whole span for a full 16-wide panel at step 2 (as the interior gathers do).
+#[inline(always)]
+unsafe fn read_run(first: *const f32, step: usize, out: &mut [f32]) {
+    const R: usize = BF16_PANEL_R;
+    if step == 1 && out.len() == R {
+        // A fixed-size load (one vector), where a run of unknown length would call memcpy.
+        let run = unsafe { (first as *const [f32; R]).read_unaligned() };
+        out.copy_from_slice(&run);
+    } else if step == 1 {
+        out.copy_from_slice(unsafe { std::slice::from_raw_parts(first, out.len()) });
+    } else if step == 2 && out.len() == R {
+        // 2R - 1 values: the last one read is the last column's, nothing past it.
+        let wide = unsafe { (first as *const [f32; 2 * R - 1]).read_unaligned() };
+        for (n, value) in out.iter_mut().enumerate() {
+            *value = wide[2 * n];
+        }
+    } else {
+        for (n, value) in out.iter_mut().enumerate() {
+            *value = unsafe { first.add(n * step).read_unaligned() };
+        }
+    }
 }

@@ -324,7 +324,7 @@ macro_rules! impl_eval {
                         spatial_output_details: &[ComputedPaddedDim<usize>],
                         n_o_hkwk_hw: &Tensor,
                         output: &mut Tensor,
-                        add: impl Fn(T, T) -> T + Copy + 'static,
+                        add: impl Fn(T, T) -> T + Copy + Send + Sync + 'static,
                         ) -> TractResult<()> {
                         let mut output_plain = output.try_as_plain_ram_mut()?;
                         let output = output_plain.to_array_view_mut::<T>()?;
@@ -376,7 +376,7 @@ macro_rules! impl_eval {
                     spatial_output_details: &[ComputedPaddedDim<usize>],
                     n_o_hkwk_hw: &ArrayView4<T>,
                     output: &mut ArrayViewMut3<T>,
-                    add: impl Fn(T, T) -> T + Copy + 'static,
+                    add: impl Fn(T, T) -> T + Copy + Send + Sync + 'static,
                     ) -> TractResult<()> {
                     let n = *output_shape.n().unwrap_or(&1);
                     let kernel_len = op.pool_spec.kernel_shape[0];
@@ -416,7 +416,7 @@ macro_rules! impl_eval {
                     spatial_output_details: &[ComputedPaddedDim<usize>],
                     n_o_hkwk_hw: &ArrayView4<T>,
                     output: &mut ArrayViewMut4<T>,
-                    add: impl Fn(T, T) -> T + Copy + 'static,
+                    add: impl Fn(T, T) -> T + Copy + Send + Sync + 'static,
                     ) -> TractResult<()> {
                     let n = *output_shape.n().unwrap_or(&1);
                     let x_stride = op.pool_spec.strides().as_ref()[0];
@@ -444,10 +444,18 @@ macro_rules! impl_eval {
                         && let Some(temp) = n_o_hkwk_hw.as_slice()
                         && let Some(output) = output.as_slice_mut()
                     {
-                        for n in 0..n {
-                            for o in 0..output_c {
-                                let output_base = n * *output_shape.n_stride().unwrap_or(&0)
-                                    + o * output_c_stride as usize;
+                        // Each output plane (one image's one channel) sums its own taps, so
+                        // the planes are split over the executor's threads.
+                        let plane_len = output_c_stride as usize;
+                        let total = output.len();
+                        ensure!(
+                            plane_len > 0
+                                && total == n * output_c * plane_len
+                                && (n == 1 || *output_shape.n_stride().unwrap_or(&0) == output_c * plane_len)
+                        );
+                        return tract_linalg::multithread::par_chunks_mut(output, plane_len, total, |first_plane, planes| {
+                            for (index, output) in planes.chunks_exact_mut(plane_len).enumerate() {
+                                let (n, o) = ((first_plane + index) / output_c, (first_plane + index) % output_c);
                                 let temp_base = n * temp_n_stride as usize + o * temp_o_stride as usize;
                                 for kx in 0..kx_len {
                                     let x_base = (kx * x_dil) as isize - x_pad;
@@ -465,7 +473,7 @@ macro_rules! impl_eval {
                                             let oy = (y_base + (iy_start * y_stride) as isize) as usize;
                                             let input_start = temp_base + (kx * ky_len + ky) * temp_k_stride as usize
                                                 + ix * iy_len + iy_start;
-                                            let output_start = output_base + ox * output_x_stride as usize + oy;
+                                            let output_start = ox * output_x_stride as usize + oy;
                                             let input = &temp[input_start..input_start + iy_end - iy_start];
                                             let output = &mut output[output_start..output_start + (input.len() - 1) * y_stride + 1];
                                             if y_stride == 1 {
@@ -489,8 +497,8 @@ macro_rules! impl_eval {
                                     }
                                 }
                             }
-                        }
-                        return Ok(());
+                            Ok(())
+                        });
                     }
                     unsafe {
                         for n in 0..n {
@@ -541,7 +549,7 @@ macro_rules! impl_eval {
                     temp_o_stride: isize,
                     output: *mut T,
                     output_c_stride: isize,
-                    add: impl Fn(T, T) -> T + Copy + 'static,
+                    add: impl Fn(T, T) -> T + Copy + Send + Sync + 'static,
                     ) { unsafe {
                     let mut c = 0;
                     let mut right = temp;
@@ -597,7 +605,7 @@ macro_rules! impl_eval {
                     spatial_output_details: &[ComputedPaddedDim<usize>],
                     n_o_hkwk_hw: &ArrayView4<T>,
                     output: &mut ArrayViewMut5<T>,
-                    add: impl Fn(T, T) -> T + Copy + 'static,
+                    add: impl Fn(T, T) -> T + Copy + Send + Sync + 'static,
                     ) -> TractResult<()> {
                     let n = *output_shape.n().unwrap_or(&1);
                     let kernel_shape: [usize; 3] =
@@ -657,7 +665,7 @@ macro_rules! impl_eval {
                     spatial_output_details: &[ComputedPaddedDim<usize>],
                     n_o_hkwk_hw: &ArrayView4<T>,
                     output: &mut ArrayViewMutD<T>,
-                    add: impl Fn(T, T) -> T + Copy + 'static,
+                    add: impl Fn(T, T) -> T + Copy + Send + Sync + 'static,
                     ) -> TractResult<()> {
                     let n = *output_shape.n().unwrap_or(&1);
                     let strides = op.pool_spec.strides();
