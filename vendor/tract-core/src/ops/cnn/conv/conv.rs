@@ -744,7 +744,8 @@ impl Conv {
 
     /// Whether this convolution becomes a [`super::DirectSpatialConv`] on this host: group-1 f32
     /// NCHW over two spatial axes, at least two kernel taps, at most 64 inputs per output point
-    /// where AMX runs im2col's matrix products and 576 elsewhere, the kernels it needs, and an
+    /// where AMX runs im2col's matrix products and 576 elsewhere (any number for at most
+    /// `TRACT_DIRECT_SPATIAL_FEW_OUTPUTS` output channels), the kernels it needs, and an
     /// output row of at least `MIN_DIRECT_SPATIAL_W` points.
     fn can_direct_spatial(&self, input_fact: &TypedFact) -> bool {
         if self.q_params.is_some()
@@ -758,7 +759,11 @@ impl Conv {
         }
         let kvol = self.pool_spec.kernel_shape.iter().product::<usize>();
         let k_limit = if amx_owns_fat_spatial() { 64 } else { 576 };
-        if kvol < 2 || self.input_channels() * kvol > k_limit {
+        // A handful of output channels (a colour head's two) makes im2col a matrix product of
+        // a few rows: it gathers the whole K x N operand for little arithmetic, where the direct
+        // convolution streams each input row once per output channel.
+        let few_outputs = self.output_channels() <= TRACT_DIRECT_SPATIAL_FEW_OUTPUTS.get();
+        if kvol < 2 || (self.input_channels() * kvol > k_limit && !few_outputs) {
             return false;
         }
         if tract_linalg::routines::conv_w4_f32().is_none()
@@ -1580,6 +1585,12 @@ crate::declare_knob!(
     bool,
     false,
     "Force-disable the direct blocked convolution on wasm targets (off by default on native)."
+);
+crate::declare_knob!(
+    scopable TRACT_DIRECT_SPATIAL_FEW_OUTPUTS,
+    usize,
+    4,
+    "Convolutions with at most this many output channels run direct however wide their input (0: none)."
 );
 crate::declare_knob!(
     scopable TRACT_LAZY_IM2COL_EXPLICIT_PAD,
