@@ -95,14 +95,22 @@ impl ImplicitPadding {
         rows_inside && left >= 0 && right + reach(1) < self.input_hw[1] as isize
     }
 
+    /// Input row and column kernel tap `tap` (row-major) of output pixel `(oy, ox)` reads.
+    #[inline]
+    fn tap_input(&self, oy: usize, ox: usize, tap: usize) -> [isize; 2] {
+        let kw = self.kernel_hw[1];
+        let [iy, ix] = self.top_left(oy, ox);
+        [
+            iy + ((tap / kw) * self.dilations[0]) as isize,
+            ix + ((tap % kw) * self.dilations[1]) as isize,
+        ]
+    }
+
     /// Whether tap `k` of output pixel `n` reads the input (else it is a zero of the border).
     #[inline]
     fn inside(&self, n: usize, k: usize) -> bool {
-        let [kh, kw] = self.kernel_hw;
-        let tap = k % (kh * kw);
-        let [iy, ix] = self.top_left(n / self.output_width, n % self.output_width);
-        let iy = iy + ((tap / kw) * self.dilations[0]) as isize;
-        let ix = ix + ((tap % kw) * self.dilations[1]) as isize;
+        let tap = k % (self.kernel_hw[0] * self.kernel_hw[1]);
+        let [iy, ix] = self.tap_input(n / self.output_width, n % self.output_width, tap);
         (iy as usize) < self.input_hw[0] && (ix as usize) < self.input_hw[1]
     }
 }
@@ -666,14 +674,20 @@ impl LazyIm2colInput {
             bits
         };
         for j in 0..k.next_multiple_of(BF16_K_STEP) / 2 {
-            let (lo, hi) = (row(2 * j), row(2 * j + 1));
-            let mut pair = [0u32; R];
-            for n in 0..R {
-                pair[n] = bf16_rne(lo[n]) | (bf16_rne(hi[n]) << 16);
-            }
-            unsafe { out.add(j).write_unaligned(pair) };
+            unsafe { out.add(j).write_unaligned(bf16_pair(row(2 * j), row(2 * j + 1))) };
         }
     }
+}
+
+/// Two K rows of a 16-wide panel (f32 bits) as the AMX B layout's pair row: each column's
+/// bf16 of the first row in the low half, of the second in the high half.
+#[inline(always)]
+fn bf16_pair(low: [u32; BF16_PANEL_R], high: [u32; BF16_PANEL_R]) -> [u32; BF16_PANEL_R] {
+    let mut pair = [0u32; BF16_PANEL_R];
+    for n in 0..BF16_PANEL_R {
+        pair[n] = bf16_rne(low[n]) | (bf16_rne(high[n]) << 16);
+    }
+    pair
 }
 
 /// f32 bits to bf16 bits, round to nearest even, NaN kept quiet (as VCVTNEPS2BF16).
@@ -725,10 +739,7 @@ impl LazyIm2colInput {
                     rows.row(2 * j, taps.next(), &mut low);
                     rows.row(2 * j + 1, taps.next(), &mut high);
                 }
-                let mut pair = [0u32; R];
-                for n in 0..R {
-                    pair[n] = bf16_rne(low[n].to_bits()) | (bf16_rne(high[n].to_bits()) << 16);
-                }
+                let pair = bf16_pair(low.map(f32::to_bits), high.map(f32::to_bits));
                 unsafe { out.add(j).write_unaligned(pair) };
             }
         } else {
@@ -758,16 +769,14 @@ impl<'a> BorderRows<'a> {
         let ow = padding.output_width;
         let one_output_row = (mn_start / ow == (mn_end - 1) / ow).then(|| {
             let [kh, kw] = padding.kernel_hw;
-            let [top, left] = padding.top_left(mn_start / ow, mn_start % ow);
             let step = padding.strides[1] as isize;
             let width = padding.input_hw[1] as isize;
             let len = mn_end - mn_start;
             (0..kh * kw)
                 .map(|tap| {
-                    let iy = top + ((tap / kw) * padding.dilations[0]) as isize;
-                    let row_inside = iy >= 0 && iy < padding.input_hw[0] as isize;
                     // Column n reads input column ix0 + n * step.
-                    let ix0 = left + ((tap % kw) * padding.dilations[1]) as isize;
+                    let [iy, ix0] = padding.tap_input(mn_start / ow, mn_start % ow, tap);
+                    let row_inside = iy >= 0 && iy < padding.input_hw[0] as isize;
                     let first = if ix0 >= 0 { 0 } else { (-ix0 + step - 1) / step };
                     let end = if ix0 >= width { 0 } else { (width - ix0 + step - 1) / step };
                     (row_inside, (first as usize).min(len)..(end as usize).min(len))
