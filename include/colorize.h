@@ -207,6 +207,20 @@ enum colorize_status colorize_settings_set_saturation(struct colorize_settings *
                                                       float saturation);
 
 /*
+ How vivid a classification model's colours are: 0 (default) = the model's own default
+ (see `colorize_model_default_vividness`), else from 0.1 to 10, the inverse of the
+ softmax temperature of its annealed-mean decoding: 1 = the mean of the predicted colour
+ distribution (muted), higher = nearer the most likely colour (vivid, patchier). Out of
+ range: COLORIZE_ERROR_INVALID_ARGUMENT here. A regression model (such as "general") has
+ no vividness: a call with a value other than 0 fails with COLORIZE_ERROR_INVALID_ARGUMENT.
+
+ # Safety
+ `settings` is NULL or a live settings object.
+ */
+enum colorize_status colorize_settings_set_vividness(struct colorize_settings *settings,
+                                                     float vividness);
+
+/*
  WORKING (default) or NATIVE; any other value is COLORIZE_ERROR_INVALID_ARGUMENT.
 
  # Safety
@@ -334,6 +348,15 @@ void colorize_model_free(struct colorize_model *model);
  `model` is a live handle or NULL; `key` a NUL-terminated string or NULL.
  */
 const char *colorize_model_metadata(const struct colorize_model *model, const char *key);
+
+/*
+ The vividness a classification model uses when the settings leave it at 0, or 0 for a
+ regression model (which takes no vividness) and for a NULL model.
+
+ # Safety
+ `model` is a live handle or NULL.
+ */
+float colorize_model_default_vividness(const struct colorize_model *model);
 
 /*
  How many models can be loaded by name: those embedded in this build (sorted), then the

@@ -4,7 +4,8 @@
 #
 #   scripts/training-sets.sh [OUT]        # default OUT: runs/sets
 #
-#   OUT/general/           miniplaces-128/train (100 classes) + intel-scenes/train (6 classes)
+#   OUT/general/           miniplaces-128/train (100 classes) [+ intel-scenes/train (6 classes)
+#                          where shared/ still has it]
 #   OUT/group/GROUP/train/ miniplaces-128/train classes of GROUP (indoor, outdoor-man-made,
 #   OUT/group/GROUP/val/   outdoor-natural) and their val photos, as listed in index.csv
 set -euo pipefail
@@ -21,10 +22,14 @@ for class in "$mini"/train/*/; do
   class=$(basename "$class")
   ln -s "$mini/train/$class" "$out.tmp/general/places-$class"
 done
-for class in "$data"/intel-scenes/train/*/; do
-  class=$(basename "$class")
-  ln -s "$data/intel-scenes/train/$class" "$out.tmp/general/intel-$class"
-done
+# The Intel train split the first general model also saw was removed from shared/ on
+# 2026-12-07 (DATA.md); where it is still present it is linked in as before.
+if [ -d "$data/intel-scenes/train" ]; then
+  for class in "$data"/intel-scenes/train/*/; do
+    class=$(basename "$class")
+    ln -s "$data/intel-scenes/train/$class" "$out.tmp/general/intel-$class"
+  done
+fi
 # index.csv: split,class,group,file — one class always belongs to one group.
 tail -n +2 "$mini/index.csv" | cut -d, -f1-3 | sort -u | while IFS=, read -r split class group; do
   mkdir -p "$out.tmp/group/$group/$split"

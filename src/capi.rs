@@ -150,6 +150,7 @@ pub type colorize_progress_fn =
 pub struct colorize_settings {
     working_size: u32,
     saturation: f32,
+    vividness: f32,
     mode: Mode,
     tile_size: u32,
     upsampling: Upsampling,
@@ -339,6 +340,7 @@ impl colorize_settings {
         colorize_settings {
             working_size: d.working_size,
             saturation: d.saturation,
+            vividness: d.vividness,
             mode: d.mode,
             tile_size: d.tile_size,
             upsampling: d.upsampling,
@@ -354,6 +356,7 @@ impl colorize_settings {
         Options {
             working_size: self.working_size,
             saturation: self.saturation,
+            vividness: self.vividness,
             mode: self.mode,
             tile_size: self.tile_size,
             upsampling: self.upsampling,
@@ -487,6 +490,26 @@ pub unsafe extern "C" fn colorize_settings_set_saturation(
 ) -> colorize_status {
     set(settings, |s| {
         s.saturation = saturation;
+        Ok(())
+    })
+}
+
+/// How vivid a classification model's colours are: 0 (default) = the model's own default
+/// (see `colorize_model_default_vividness`), else from 0.1 to 10, the inverse of the
+/// softmax temperature of its annealed-mean decoding: 1 = the mean of the predicted colour
+/// distribution (muted), higher = nearer the most likely colour (vivid, patchier). Out of
+/// range: COLORIZE_ERROR_INVALID_ARGUMENT here. A regression model (such as "general") has
+/// no vividness: a call with a value other than 0 fails with COLORIZE_ERROR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `settings` is NULL or a live settings object.
+#[no_mangle]
+pub unsafe extern "C" fn colorize_settings_set_vividness(
+    settings: *mut colorize_settings,
+    vividness: f32,
+) -> colorize_status {
+    set(settings, |s| {
+        s.vividness = vividness;
         Ok(())
     })
 }
@@ -755,6 +778,19 @@ pub unsafe extern "C" fn colorize_model_metadata(
     .ok()
     .flatten()
     .unwrap_or(std::ptr::null())
+}
+
+/// The vividness a classification model uses when the settings leave it at 0, or 0 for a
+/// regression model (which takes no vividness) and for a NULL model.
+///
+/// # Safety
+/// `model` is a live handle or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn colorize_model_default_vividness(model: *const colorize_model) -> f32 {
+    if model.is_null() {
+        return 0.0;
+    }
+    quiet_unwind(|| (*model).model.default_vividness().unwrap_or(0.0)).unwrap_or(0.0)
 }
 
 /// A C string with the same text as `text`, kept for the process's life: each distinct

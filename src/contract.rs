@@ -49,6 +49,51 @@ pub mod keys {
     pub const VAL_BASELINE_PSNR_DB: &str = "colorize.val_baseline_psnr_db";
     pub const VAL_AB_AUC: &str = "colorize.val_ab_auc";
     pub const VAL_COLOURFULNESS_RATIO: &str = "colorize.val_colourfulness_ratio";
+    /// `classification` for a model that decodes colour classes with the annealed mean
+    /// (it has the `temperature` input); absent for a regression model.
+    pub const HEAD: &str = "colorize.head";
+    /// Number of colour classes of a classification model.
+    pub const CLASSES: &str = "colorize.classes";
+    /// The vividness (1 / temperature) the engine feeds a classification model by default;
+    /// read by the library when the model has the `temperature` input.
+    pub const DEFAULT_VIVIDNESS: &str = "colorize.default_vividness";
+    /// Fraction of the training's class rebalancing the decoding undoes.
+    pub const PRIOR_CORRECTION: &str = "colorize.prior_correction";
+    /// Class rebalancing λ the classification head was trained with.
+    pub const CLASS_REBALANCE: &str = "colorize.class_rebalance";
+}
+
+/// Name of the optional second input: the softmax temperature T of a classification
+/// model's annealed-mean decoding, float32 [1]. The engine feeds T = 1 / vividness.
+pub const TEMPERATURE_INPUT_NAME: &str = "temperature";
+
+/// The vividness range the library accepts: 1 / T from 0.1 (very muted) to 10 (nearly the
+/// most likely class alone).
+pub const MIN_VIVIDNESS: f32 = 0.1;
+pub const MAX_VIVIDNESS: f32 = 10.0;
+
+/// The default vividness of a model: `Some` for a classification model (it has the
+/// `temperature` input), from [`keys::DEFAULT_VIVIDNESS`] or 1 when the key is absent;
+/// `None` for a regression model. Call after [`check_signature`].
+pub fn default_vividness(proto: &pb::ModelProto) -> Result<Option<f32>, String> {
+    let has_temperature = proto
+        .graph
+        .as_ref()
+        .is_some_and(|g| g.input.iter().any(|i| i.name == TEMPERATURE_INPUT_NAME));
+    if !has_temperature {
+        return Ok(None);
+    }
+    match metadata(proto).get(keys::DEFAULT_VIVIDNESS) {
+        None => Ok(Some(1.0)),
+        Some(v) => match v.trim().parse::<f32>() {
+            Ok(x) if (MIN_VIVIDNESS..=MAX_VIVIDNESS).contains(&x) => Ok(Some(x)),
+            _ => Err(format!(
+                "metadata {} must be a number from {MIN_VIVIDNESS} to {MAX_VIVIDNESS}, found '{}'",
+                keys::DEFAULT_VIVIDNESS,
+                v.escape_debug()
+            )),
+        },
+    }
 }
 
 /// The value of [`keys::FORMAT`] this library reads.
@@ -200,7 +245,8 @@ pub fn set_metadata(proto: &mut pb::ModelProto, key: &str, value: &str) {
     });
 }
 
-/// The graph has one float32 input [N,1,H,W] and one float32 output [N,2,H',W'].
+/// The graph has one float32 input [N,1,H,W] (optionally followed by the float32 [1]
+/// input [`TEMPERATURE_INPUT_NAME`]) and one float32 output [N,2,H',W'].
 pub fn check_signature(proto: &pb::ModelProto) -> Result<(), String> {
     let graph = proto.graph.as_ref().ok_or("the file has no graph")?;
     let initializers: std::collections::HashSet<&str> =
@@ -210,11 +256,20 @@ pub fn check_signature(proto: &pb::ModelProto) -> Result<(), String> {
         .iter()
         .filter(|i| !initializers.contains(i.name.as_str()))
         .collect();
-    if inputs.len() != 1 {
-        return Err(format!(
-            "the graph must have exactly 1 input (L*), it has {}",
-            inputs.len()
-        ));
+    match inputs.as_slice() {
+        [_] => {}
+        [_, second] if second.name == TEMPERATURE_INPUT_NAME => check_temperature(second)?,
+        [first, _] if first.name == TEMPERATURE_INPUT_NAME => {
+            return Err(format!(
+                "the input '{TEMPERATURE_INPUT_NAME}' must come second, after L*"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "the graph must have exactly 1 input (L*), or L* and '{TEMPERATURE_INPUT_NAME}'; it has {}",
+                inputs.len()
+            ))
+        }
     }
     if graph.output.len() != 1 {
         return Err(format!(
@@ -224,6 +279,26 @@ pub fn check_signature(proto: &pb::ModelProto) -> Result<(), String> {
     }
     check_value(inputs[0], "input", 1)?;
     check_value(&graph.output[0], "output", 2)
+}
+
+/// The temperature input: float32 of shape [1].
+fn check_temperature(value: &pb::ValueInfoProto) -> Result<(), String> {
+    use pb::tensor_shape_proto::dimension::Value;
+    let Some(pb::type_proto::Value::TensorType(tensor)) =
+        value.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return Err(format!("input '{}' is not a tensor", value.name));
+    };
+    let one_element = tensor
+        .shape
+        .as_ref()
+        .is_some_and(|s| s.dim.len() == 1 && matches!(s.dim[0].value, Some(Value::DimValue(1))));
+    if tensor.elem_type != pb::tensor_proto::DataType::Float as i32 || !one_element {
+        return Err(format!(
+            "input '{TEMPERATURE_INPUT_NAME}' must be float32 of shape [1]"
+        ));
+    }
+    Ok(())
 }
 
 fn check_value(value: &pb::ValueInfoProto, role: &str, channels: i64) -> Result<(), String> {

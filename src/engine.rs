@@ -298,6 +298,7 @@ fn gcd(a: usize, b: usize) -> usize {
 /// [`PREDICT_END`]. Nothing of the caller's is written.
 pub fn predict(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Result<Chroma> {
     options.validate()?;
+    model.temperature_for(options.vividness)?;
     job.stage(PREDICT_START, CHECKED)?;
     plane.check_values(job)?;
     let kind = match (options.mode, model.contract().input_size) {
@@ -357,8 +358,14 @@ fn working(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Res
         Upsampling::Guided => Some(box_downsample(&padded, pw, ph, stride)),
         Upsampling::Bilinear => None,
     };
-    let (ab, field_w, field_h) =
-        model.run_plane_on(padded, pw, ph, options.precision, job.executor())?;
+    let (ab, field_w, field_h) = model.run_plane_on(
+        padded,
+        pw,
+        ph,
+        options.precision,
+        options.vividness,
+        job.executor(),
+    )?;
     job.stage(NETWORK_DONE, PREDICT_END)?;
     let (a, b) = split_planes(ab, field_w * field_h);
     let coefficients = match guide {
@@ -685,8 +692,14 @@ fn native(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Resu
             }
             let padded = pad_reflect(&tile_l, tile_w, tile_h, pw, ph, 0, 0);
             drop(tile_l);
-            let (field, field_w, field_h) =
-                model.run_plane_on(padded, pw, ph, options.precision, job.executor())?;
+            let (field, field_w, field_h) = model.run_plane_on(
+                padded,
+                pw,
+                ph,
+                options.precision,
+                options.vividness,
+                job.executor(),
+            )?;
             let (fa, fb) = field.split_at(field_w * field_h);
             let inv = 1.0 / s as f64;
             for y in 0..tile_h {

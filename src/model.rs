@@ -54,6 +54,9 @@ struct Inner {
     network: InferenceModel,
     metadata: BTreeMap<String, String>,
     contract: Contract,
+    /// A classification model's default vividness (it has the `temperature` input); `None`
+    /// for a regression model.
+    default_vividness: Option<f32>,
     /// The graph without its weights, for the constant-folding check of every new plan.
     folding: pb::GraphProto,
     plans: Mutex<VecDeque<(PlanKey, Plan)>>,
@@ -350,6 +353,7 @@ impl Model {
         let contract_error =
             |msg: String| Error::new(ErrorKind::ModelContract, format!("{name}: {msg}"));
         let contract = Contract::from_proto(&proto).map_err(contract_error)?;
+        let default_vividness = contract::default_vividness(&proto).map_err(contract_error)?;
         let graph = proto
             .graph
             .as_ref()
@@ -368,6 +372,7 @@ impl Model {
                 network,
                 metadata,
                 contract,
+                default_vividness,
                 folding,
                 plans: Mutex::new(VecDeque::new()),
             }),
@@ -399,15 +404,50 @@ impl Model {
         self.inner.contract
     }
 
+    /// The vividness a classification model uses when the caller leaves it at 0;
+    /// `None` for a regression model, which has no vividness setting.
+    pub fn default_vividness(&self) -> Option<f32> {
+        self.inner.default_vividness
+    }
+
+    /// The softmax temperature to feed for a requested `vividness` (0 = the model's
+    /// default): `Some(1 / vividness)` for a classification model, `None` for a regression
+    /// model, which refuses any vividness but 0.
+    pub fn temperature_for(&self, vividness: f32) -> Result<Option<f32>> {
+        match self.inner.default_vividness {
+            Some(default) => {
+                let v = if vividness == 0.0 { default } else { vividness };
+                Ok(Some(1.0 / v))
+            }
+            None if vividness == 0.0 => Ok(None),
+            None => Err(Error::invalid(format!(
+                "vividness {vividness}: model '{}' predicts a*b* by regression and has no \
+                 vividness setting (leave vividness at 0, or scale its colour with saturation)",
+                self.inner.name,
+            ))),
+        }
+    }
+
+    /// Input facts for a plan of `height` x `width`: L*, and the temperature if the model
+    /// decodes colour classes.
+    fn with_input_facts(&self, height: usize, width: usize) -> TractResult<InferenceModel> {
+        let mut network = self
+            .inner
+            .network
+            .clone()
+            .with_input_fact(0, f32::fact([1, 1, height, width]).into())?;
+        if self.inner.default_vividness.is_some() {
+            network = network.with_input_fact(1, f32::fact([1]).into())?;
+        }
+        Ok(network)
+    }
+
     /// Shape inference on a small concrete input: the output must be [1, 2, H/s, W/s].
     fn check_output_shape(&self) -> Result<(), String> {
         let c = self.inner.contract;
         let side = probe_side(&c);
         let typed = self
-            .inner
-            .network
-            .clone()
-            .with_input_fact(0, f32::fact([1, 1, side, side]).into())
+            .with_input_facts(side, side)
             .and_then(|m| m.into_typed())
             .map_err(|e| format!("shape inference fails for a [1,1,{side},{side}] input: {e:#}"))?;
         let fact = typed.output_fact(0).map_err(|e| format!("{e}"))?;
@@ -456,10 +496,7 @@ impl Model {
         // Built outside the lock: other shapes stay usable meanwhile. Two threads may build
         // the same plan at once; both results are identical and one is kept.
         let plan = self
-            .inner
-            .network
-            .clone()
-            .with_input_fact(0, f32::fact([1, 1, height, width]).into())
+            .with_input_facts(height, width)
             .and_then(|m| optimizer_knobs(precision).enter(|| m.into_optimized()))
             .and_then(TypedSimplePlan::new)
             .map_err(|e| {
@@ -490,8 +527,16 @@ impl Model {
         width: usize,
         height: usize,
         precision: Precision,
+        vividness: f32,
     ) -> Result<(Vec<f32>, usize, usize)> {
-        self.run_plane_on(l, width, height, precision, Executor::RayonGlobal)
+        self.run_plane_on(
+            l,
+            width,
+            height,
+            precision,
+            vividness,
+            Executor::RayonGlobal,
+        )
     }
 
     /// [`Model::run_plane`] with tract's matrix products on `executor` (a call's own pool).
@@ -501,8 +546,10 @@ impl Model {
         width: usize,
         height: usize,
         precision: Precision,
+        vividness: f32,
         executor: Executor,
     ) -> Result<(Vec<f32>, usize, usize)> {
+        let temperature = self.temperature_for(vividness)?;
         let plan = self.plan_for(height, width, precision)?;
         let inference_error = |e: &dyn std::fmt::Display| {
             Error::new(ErrorKind::Inference, format!("{}: {e}", self.inner.name))
@@ -510,9 +557,13 @@ impl Model {
         let input =
             Tensor::from_shape(&[1, 1, height, width], &l).map_err(|e| inference_error(&e))?;
         drop(l);
+        let mut inputs = tvec!(input.into_tvalue());
+        if let Some(t) = temperature {
+            inputs.push(tensor1(&[t]).into_tvalue());
+        }
         // Matrix products split over the call's rayon pool (tract runs them on one
         // thread otherwise); measured in PERF_NOTES.md.
-        let outputs = multithread_tract_scope(executor, || plan.run(tvec!(input.into_tvalue())))
+        let outputs = multithread_tract_scope(executor, || plan.run(inputs))
             .map_err(|e| inference_error(&format!("{e:#}")))?;
         let output = outputs
             .first()

@@ -260,6 +260,33 @@ impl GraphBuilder {
         )
     }
 
+    /// A classification model's decoding, the contract's annealed mean: declares the
+    /// `temperature` input and returns `softmax(logits / T) · centres` ([N, 2, H, W]) for
+    /// `logits` [N, Q, H, W] over the colour classes whose (a*, b*) are `centres`.
+    ///
+    /// The softmax is written out over the class axis: exp(z - max z) summed twice by 1x1
+    /// convolutions, once weighted by the centres (the expectation's numerator) and once
+    /// by ones (the normaliser). tract's Softmax over axis 1 of NCHW runs a scalar path
+    /// (0.9 s for 313 classes at 64x64); these ops run vectorised, in milliseconds.
+    pub fn annealed_mean(&mut self, logits: &str, centres: &[[f32; 2]]) -> String {
+        let q = centres.len();
+        self.input(contract::TEMPERATURE_INPUT_NAME, &[Dim::Fixed(1)]);
+        let annealed = self.node("Div", &[logits, contract::TEMPERATURE_INPUT_NAME], &[]);
+        let max = self.node(
+            "ReduceMax",
+            &[&annealed],
+            &[("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(1))],
+        );
+        let shifted = self.node("Sub", &[&annealed, &max], &[]);
+        let weights = self.node("Exp", &[&shifted], &[]);
+        let filters: Vec<f32> = (0..2)
+            .flat_map(|c| centres.iter().map(move |centre| centre[c]))
+            .collect();
+        let weighted_sum = self.conv(&weights, &filters, &[0.0, 0.0], 2, q, 1, 1, 0);
+        let total = self.conv(&weights, &vec![1.0; q], &[0.0], 1, q, 1, 1, 0);
+        self.node("Div", &[&weighted_sum, &total], &[])
+    }
+
     pub fn relu(&mut self, x: &str) -> String {
         self.node("Relu", &[x], &[])
     }
@@ -483,6 +510,34 @@ pub mod test_models {
         g.contract_output(&y, None);
         g.contract(&full_resolution(64));
         describe_as_test(&mut g);
+        g
+    }
+
+    /// A classification model with two colour classes, (40, 20) and (-40, -20), whose
+    /// logits are ±`gain` (L* - 50): a* = 40 tanh(gain (L* - 50) / T), b* = a* / 2. Higher
+    /// vividness (lower T) pushes every pixel towards its more likely class.
+    /// `default_vividness` goes into the metadata when given.
+    pub fn two_classes(gain: f32, default_vividness: Option<f32>) -> GraphBuilder {
+        let mut g = GraphBuilder::new("two-classes-test");
+        let l = g.contract_input(None);
+        let logits = g.conv(
+            &l,
+            &[gain, -gain],
+            &[-50.0 * gain, 50.0 * gain],
+            2,
+            1,
+            1,
+            1,
+            0,
+        );
+        let ab = g.annealed_mean(&logits, &[[40.0, 20.0], [-40.0, -20.0]]);
+        g.contract_output(&ab, None);
+        g.contract(&full_resolution(64));
+        describe_as_test(&mut g);
+        g.metadata(keys::HEAD, "classification");
+        if let Some(v) = default_vividness {
+            g.metadata(keys::DEFAULT_VIVIDNESS, v);
+        }
         g
     }
 

@@ -121,6 +121,11 @@ pub struct Options<'a> {
     pub working_size: u32,
     /// Multiplies a* and b*; 1.0 = as predicted, 0.0 = grey.
     pub saturation: f32,
+    /// How vivid a classification model's colours are: the inverse of the softmax
+    /// temperature of its annealed-mean decoding (1 = the mean of the predicted colour
+    /// distribution, muted; higher = nearer the most likely colour, more vivid and more
+    /// patchy). 0 = the model's default. A regression model accepts only 0.
+    pub vividness: f32,
     pub mode: Mode,
     /// Native-mode tile side in pixels; 0 = [`DEFAULT_TILE_SIZE`].
     pub tile_size: u32,
@@ -140,6 +145,7 @@ impl Default for Options<'_> {
         Options {
             working_size: 0,
             saturation: 1.0,
+            vividness: 0.0,
             mode: Mode::Working,
             tile_size: 0,
             upsampling: Upsampling::Guided,
@@ -158,6 +164,17 @@ impl Options<'_> {
             return Err(Error::invalid(format!(
                 "saturation {} must be a finite number >= 0",
                 self.saturation
+            )));
+        }
+        if self.vividness != 0.0
+            && !(crate::contract::MIN_VIVIDNESS..=crate::contract::MAX_VIVIDNESS)
+                .contains(&self.vividness)
+        {
+            return Err(Error::invalid(format!(
+                "vividness {} must be 0 (the model's default) or from {} to {}",
+                self.vividness,
+                crate::contract::MIN_VIVIDNESS,
+                crate::contract::MAX_VIVIDNESS
             )));
         }
         if self.working_size as usize > MAX_NETWORK_SIDE {

@@ -88,7 +88,7 @@ fn output_text(out: &std::process::Output) -> String {
     )
 }
 
-/// tests/c/settings_test.c: settings and their errors, precision (BF16 close to F32), progress and cancel on every
+/// tests/c/settings_test.c: settings and their errors, precision (BF16 close to F32), vividness, progress and cancel on every
 /// format, threads, status_str on any int, the model list and colorize_model_load. A
 /// passing run prints nothing on stderr (no panic text, no library messages).
 #[test]
@@ -101,6 +101,12 @@ fn c_program_exercises_settings_progress_cancel_and_model_list() {
     std::fs::copy(&model, installed.join("test-installed.onnx")).unwrap();
     let wide = dir.path().join("wide.onnx");
     std::fs::write(&wide, common::wide_model()).unwrap();
+    let classes = dir.path().join("two-classes.onnx");
+    std::fs::write(
+        &classes,
+        colorize::onnx::test_models::two_classes(0.1, None).to_bytes(),
+    )
+    .unwrap();
     let exe = compile_c_test("settings_test.c", dir.path(), None);
     let has_default = if colorize::default_model_name().is_some() {
         "1"
@@ -112,6 +118,7 @@ fn c_program_exercises_settings_progress_cancel_and_model_list() {
         .arg(has_default)
         .arg("test-installed")
         .arg(&wide)
+        .arg(&classes)
         .env(colorize::MODEL_PATH_VAR, &installed)
         // cargo's LD_LIBRARY_PATH would win over the rpath and may name target/release,
         // whose libcolorize.so is from the last `cargo build`, not this test build.

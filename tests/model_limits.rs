@@ -49,7 +49,7 @@ fn constant_of_shape_bomb_is_refused() {
     let bytes = common::constant_of_shape_model(&[1, 2, 1, 1]);
     let model = Model::from_bytes(&bytes, "small").unwrap();
     model
-        .run_plane(vec![50.0; 64 * 64], 64, 64, Default::default())
+        .run_plane(vec![50.0; 64 * 64], 64, 64, Default::default(), 0.0)
         .unwrap();
 }
 
@@ -66,7 +66,7 @@ fn sizes_computed_from_the_input_shape_are_bounded_per_plan() {
     // and run.
     let model = Model::from_bytes(&common::scaled_shape_model(1), "zeros-like").unwrap();
     model
-        .run_plane(vec![50.0; 48 * 40], 48, 40, Default::default())
+        .run_plane(vec![50.0; 48 * 40], 48, 40, Default::default(), 0.0)
         .unwrap();
 }
 

@@ -19,9 +19,11 @@ fn compare(model: &Model, width: usize, height: usize) -> (f32, f32) {
         .map(|i| ((i % width) * 97 + (i / width) * 31) as f32 % 100.0)
         .collect();
     let (exact, ..) = model
-        .run_plane(l.clone(), width, height, Precision::F32)
+        .run_plane(l.clone(), width, height, Precision::F32, 0.0)
         .unwrap();
-    let (rounded, ..) = model.run_plane(l, width, height, Precision::Bf16).unwrap();
+    let (rounded, ..) = model
+        .run_plane(l, width, height, Precision::Bf16, 0.0)
+        .unwrap();
     assert_eq!(exact.len(), rounded.len());
     let diff = exact
         .iter()
@@ -63,9 +65,13 @@ fn bf16_matches_f32_up_to_rounding_on_every_gather_path() {
 fn plans_of_both_precisions_coexist_in_one_model() {
     let model = Model::from_bytes(&common::wide_model(), "wide").unwrap();
     let l = vec![40.0f32; 32 * 32];
-    let first = model.run_plane(l.clone(), 32, 32, Precision::F32).unwrap();
-    model.run_plane(l.clone(), 32, 32, Precision::Bf16).unwrap();
-    let again = model.run_plane(l, 32, 32, Precision::F32).unwrap();
+    let first = model
+        .run_plane(l.clone(), 32, 32, Precision::F32, 0.0)
+        .unwrap();
+    model
+        .run_plane(l.clone(), 32, 32, Precision::Bf16, 0.0)
+        .unwrap();
+    let again = model.run_plane(l, 32, 32, Precision::F32, 0.0).unwrap();
     assert_eq!(
         first.0, again.0,
         "an f32 run after a bf16 one must be the same f32 plan"
@@ -74,7 +80,12 @@ fn plans_of_both_precisions_coexist_in_one_model() {
 
 /// The network's output for an L* ramp of `width` x `height`, optimised under `knobs`, and how
 /// many Pad nodes its plan has.
-fn run_tract(model: &[u8], width: usize, height: usize, knobs: &[(&str, &str)]) -> (Vec<f32>, usize) {
+fn run_tract(
+    model: &[u8],
+    width: usize,
+    height: usize,
+    knobs: &[(&str, &str)],
+) -> (Vec<f32>, usize) {
     let scope = KnobScope::new(knobs.iter().copied()).unwrap();
     let plan = scope
         .enter(|| {
@@ -84,12 +95,25 @@ fn run_tract(model: &[u8], width: usize, height: usize, knobs: &[(&str, &str)]) 
                 .into_optimized()
         })
         .unwrap();
-    let pads = plan.nodes().iter().filter(|node| node.op().name() == "Pad").count();
+    let pads = plan
+        .nodes()
+        .iter()
+        .filter(|node| node.op().name() == "Pad")
+        .count();
     let l = tract_ndarray::Array4::from_shape_fn((1, 1, height, width), |(_, _, y, x)| {
         ((x * 97 + y * 31) % 100) as f32
     });
-    let output = plan.into_runnable().unwrap().run(tvec!(Tensor::from(l).into())).unwrap();
-    let values = output[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+    let output = plan
+        .into_runnable()
+        .unwrap()
+        .run(tvec!(Tensor::from(l).into()))
+        .unwrap();
+    let values = output[0]
+        .to_plain_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
     (values, pads)
 }
 
@@ -111,8 +135,17 @@ fn implicit_padding_gives_the_bits_of_a_padded_copy() {
                     "{case}: {implicit_pads} Pad nodes with implicit padding, {explicit_pads} without"
                 );
                 assert_eq!(implicit.len(), explicit.len(), "{case}");
-                let differing = implicit.iter().zip(&explicit).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
-                assert_eq!(differing, 0, "{case}: {differing} of {} values differ", implicit.len());
+                let differing = implicit
+                    .iter()
+                    .zip(&explicit)
+                    .filter(|(a, b)| a.to_bits() != b.to_bits())
+                    .count();
+                assert_eq!(
+                    differing,
+                    0,
+                    "{case}: {differing} of {} values differ",
+                    implicit.len()
+                );
             }
         }
     }

@@ -1,7 +1,8 @@
 //! The shipped default model's quality on a fixed subset of MiniPlaces validation photos
 //! (two per class, tests/data/miniplaces-val-guard.txt) must not fall more than 0.2 dB
-//! below the gain over grey that docs/quality.md reports for that subset. A retrained or
-//! re-exported default, or an engine change that degrades colour, fails here.
+//! below the gain over grey that docs/quality.md reports for that subset, nor its
+//! colourfulness ratio (output / truth) more than 0.05 below the reported one. A retrained
+//! or re-exported default, or an engine change that degrades or mutes colour, fails here.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,25 +11,30 @@ const BIN: &str = env!("CARGO_BIN_EXE_colorize");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// How far below the documented gain the measured gain may fall.
 const TOLERANCE_DB: f64 = 0.2;
+/// How far below the documented colourfulness ratio the measured one may fall.
+const TOLERANCE_RATIO: f64 = 0.05;
 /// The line of docs/quality.md that records the subset's figures, e.g.
-/// `guard subset: grey 23.20 dB, default 24.50 dB, gain +1.30 dB`.
+/// `guard subset: grey 23.20 dB, default 24.50 dB, gain +1.30 dB (ratio 0.49)`.
 const GUARD_LINE: &str = "guard subset:";
 
-fn documented_gain() -> f64 {
+/// The number after `label` on the guard line of docs/quality.md.
+fn documented(label: &str) -> f64 {
     let doc =
         std::fs::read_to_string(Path::new(ROOT).join("docs/quality.md")).expect("docs/quality.md");
     let line = doc
         .lines()
         .find(|l| l.contains(GUARD_LINE))
         .expect("docs/quality.md has a `guard subset:` line");
-    let gain = line
-        .split("gain ")
+    let value = line
+        .split(label)
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
-        .expect("the guard line gives `gain +X.XX dB`");
-    gain.trim_start_matches('+')
+        .unwrap_or_else(|| panic!("the guard line gives no `{label}` figure: {line:?}"));
+    value
+        .trim_start_matches('+')
+        .trim_end_matches(')')
         .parse()
-        .unwrap_or_else(|_| panic!("cannot read the gain in {line:?}"))
+        .unwrap_or_else(|_| panic!("cannot read `{label}` in {line:?}"))
 }
 
 #[test]
@@ -63,15 +69,24 @@ fn default_model_keeps_its_documented_gain_over_grey() {
     let psnr = |i: usize| report["results"][i]["psnr_db"].as_f64().unwrap();
     assert_eq!(report["results"][0]["baseline"], true);
     let gain = psnr(1) - psnr(0);
-    let documented = documented_gain();
+    let ratio = report["results"][1]["colourfulness_ratio"]
+        .as_f64()
+        .unwrap();
+    let (documented_gain, documented_ratio) = (documented("gain "), documented("(ratio "));
     eprintln!(
-        "guard subset: grey {:.2} dB, default {:.2} dB, gain {gain:+.2} dB (documented {documented:+.2})",
+        "guard subset: grey {:.2} dB, default {:.2} dB, gain {gain:+.2} dB (ratio {ratio:.2}); \
+         documented gain {documented_gain:+.2}, ratio {documented_ratio:.2}",
         psnr(0),
         psnr(1)
     );
     assert!(
-        gain >= documented - TOLERANCE_DB,
+        gain >= documented_gain - TOLERANCE_DB,
         "the default's gain over grey on the guard subset is {gain:+.2} dB, more than \
-         {TOLERANCE_DB} dB below the {documented:+.2} dB that docs/quality.md reports"
+         {TOLERANCE_DB} dB below the {documented_gain:+.2} dB that docs/quality.md reports"
+    );
+    assert!(
+        ratio >= documented_ratio - TOLERANCE_RATIO,
+        "the default's colourfulness ratio on the guard subset is {ratio:.2}, more than \
+         {TOLERANCE_RATIO} below the {documented_ratio:.2} that docs/quality.md reports"
     );
 }

@@ -277,8 +277,18 @@ parse_precision (const gchar         *name,
   return TRUE;
 }
 
+const gchar colorize_gimp_vividness_help[] =
+  "How vivid the colours are, for models that predict a colour distribution (the default "
+  "model does): 1 gives the average of the likely colours (muted, safest), higher values "
+  "pick the most likely colour more boldly (vivid, sometimes patchy). 0 = the model's own "
+  "choice. Models that predict one colour per pixel (general, the landscape models) ignore "
+  "it: use Saturation for them.";
+
 static colorize_settings *
-make_settings (const ColorizeParams *params, ColorizeJob *job, GError **error)
+make_settings (const ColorizeParams       *params,
+               const colorize_model       *model,
+               ColorizeJob                *job,
+               GError                    **error)
 {
   colorize_settings *settings;
   colorize_status    status;
@@ -302,6 +312,11 @@ make_settings (const ColorizeParams *params, ColorizeJob *job, GError **error)
                                                  (uint32_t) MAX (params->working_size, 0));
   if (status == COLORIZE_OK && set_precision)
     status = colorize_settings_set_precision (settings, precision);
+  /* A regression model has no vividness and the library refuses one: the dialog's value
+   * then stays unused rather than failing the run. */
+  if (status == COLORIZE_OK && params->vividness > 0.0
+      && colorize_model_default_vividness (model) > 0.0f)
+    status = colorize_settings_set_vividness (settings, (float) params->vividness);
   if (status == COLORIZE_OK)
     status = colorize_settings_set_progress (settings, library_progress, job);
   /* The test cancel must catch the library mid-way on a small layer: one thread makes
@@ -440,7 +455,7 @@ colorize_gimp_compute (GeglBuffer              *source,
   job.stride   = stride;
   job.channels = channels;
   job.linear   = linear;
-  job.settings = make_settings (params, &job, error);
+  job.settings = make_settings (params, model, &job, error);
   if (job.settings == NULL)
     {
       g_free (pixels);

@@ -95,7 +95,12 @@ typedef struct
   gdouble      saturation;   /* multiplies a*, b*; 1.0 = as predicted */
   gint         working_size; /* short side the network runs at; 0 = the model's */
   const gchar *precision;    /* one of colorize_gimp_precision_names; NULL or "" = "default" */
+  gdouble      vividness;    /* 0 = the model's default; a regression model ignores it */
 } ColorizeParams;
+
+/* The vividness control's range and help (the dialog's tooltip). */
+#define COLORIZE_GIMP_MAX_VIVIDNESS 10.0
+extern const gchar colorize_gimp_vividness_help[];
 
 /* A colorized copy of a whole layer, as float sRGB(A), waiting to be written back. */
 typedef struct

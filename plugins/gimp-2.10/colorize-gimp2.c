@@ -13,8 +13,9 @@
  * GIMP 2.10's Script-Fu wants exactly as many arguments as a procedure declares, so the
  * precision argument comes with a second procedure (GIMP's own file-png-save2 way) and
  * existing 5-argument calls of plug-in-colorize keep working; plug-in-colorize uses the
- * library's default precision. The dialog additionally offers the working size and the
- * precision (remembered, shared by both procedures).
+ * library's default precision. The dialog additionally offers the working size, the
+ * precision and the vividness (remembered, shared by both procedures; calls through the
+ * PDB get the model's default vividness).
  * Interactive runs show their own progress window, whose Cancel stops the library and
  * leaves the image as it was (see colorize-gimp-progress-window.h).
  */
@@ -39,8 +40,9 @@ typedef struct
   gchar   model[1024];  /* "" = default model */
   gdouble saturation;
   gint    working_size; /* 0 = the model's training size */
-  gchar   precision[8]; /* a colorize_gimp_precision_names entry; last, so that the data
-                         * an older version remembered still fills the fields before it */
+  gchar   precision[8]; /* a colorize_gimp_precision_names entry */
+  gdouble vividness;    /* 0 = the model's default. New fields go last, so that the data
+                         * an older version remembered still fills the fields before them */
 } ColorizeValues;
 
 static void query (void);
@@ -137,6 +139,7 @@ colorize_dialog (ColorizeValues *values)
   GtkFileFilter *filter;
   GtkObject     *saturation_adj;
   GtkObject     *size_adj;
+  GtkObject     *vividness_adj;
   GtkWidget     *precision_combo;
   gchar        **names;
   gchar        **name;
@@ -161,7 +164,7 @@ colorize_dialog (ColorizeValues *values)
   gtk_box_pack_start (GTK_BOX (gtk_dialog_get_content_area (GTK_DIALOG (dialog))),
                       main_vbox, TRUE, TRUE, 0);
 
-  table = gtk_table_new (4, 3, FALSE);
+  table = gtk_table_new (5, 3, FALSE);
   gtk_table_set_col_spacings (GTK_TABLE (table), 6);
   gtk_table_set_row_spacings (GTK_TABLE (table), 6);
   gtk_box_pack_start (GTK_BOX (main_vbox), table, FALSE, FALSE, 0);
@@ -200,6 +203,14 @@ colorize_dialog (ColorizeValues *values)
                                          NULL);
   g_signal_connect (saturation_adj, "value-changed",
                     G_CALLBACK (gimp_double_adjustment_update), &values->saturation);
+
+  vividness_adj = gimp_scale_entry_new (GTK_TABLE (table), 0, 4, "_Vividness:",
+                                        200, 6, values->vividness,
+                                        0.0, 5.0, 0.1, 0.5, 1,
+                                        FALSE, 0.0, COLORIZE_GIMP_MAX_VIVIDNESS,
+                                        colorize_gimp_vividness_help, NULL);
+  g_signal_connect (vividness_adj, "value-changed",
+                    G_CALLBACK (gimp_double_adjustment_update), &values->vividness);
 
   size_adj = gimp_scale_entry_new (GTK_TABLE (table), 0, 2, "_Working size:",
                                    200, 6, values->working_size,
@@ -277,7 +288,7 @@ colorize_drawable (gint32                image,
                    GError              **error)
 {
   const ColorizeParams    params = { values->saturation, values->working_size,
-                                     values->precision };
+                                     values->precision, values->vividness };
   ColorizeProgress        progress;
   ColorizeProgressWindow *window = NULL;
   colorize_model         *model;
@@ -353,7 +364,7 @@ run (const gchar      *name,
      GimpParam       **return_vals)
 {
   static GimpParam  values_out[2];
-  ColorizeValues    values = { "", 1.0, 0, "default" };
+  ColorizeValues    values = { "", 1.0, 0, "default", 0.0 };
   GimpRunMode       run_mode = param[0].data.d_int32;
   const gint        wanted_params = strcmp (name, PLUG_IN_PROC2) == 0 ? 6 : 5;
   GimpPDBStatusType status = GIMP_PDB_SUCCESS;

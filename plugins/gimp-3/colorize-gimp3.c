@@ -4,12 +4,15 @@
  * progress); plugins/common/ turns pixels into float sRGB through babl and calls the
  * library, which does all the colour work.
  *
- * PDB: plug-in-colorize (run-mode, image, drawables, model, saturation, precision)
+ * PDB: plug-in-colorize (run-mode, image, drawables, model, saturation, precision, vividness)
  *   model:      "" or "default" = the default model, a model name the library lists, or
  *               the path of an .onnx file (the library's colorize_model_load decides)
  *   saturation: multiplies the predicted a*, b*; 1.0 = as predicted
  *   precision:  a choice: "default" (the library's default; what a call that leaves the
  *               argument out gets), "f32" or "bf16"
+ *   vividness:  0 (default) = the model's own; from 0.1 up, how vivid a classification
+ *               model's colours are (the library's colorize_settings_set_vividness);
+ *               ignored by regression models
  * The dialog additionally offers the working size (an auxiliary argument: remembered,
  * not part of the PDB signature). Interactive runs show their own progress window,
  * whose Cancel stops the library and leaves the image as it was (see
@@ -136,6 +139,9 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
                                                                    NULL),
                                       "default", G_PARAM_READWRITE);
   g_free (precision_help);
+  gimp_procedure_add_double_argument (procedure, "vividness", "_Vividness",
+                                      colorize_gimp_vividness_help,
+                                      0.0, COLORIZE_GIMP_MAX_VIVIDNESS, 0.0, G_PARAM_READWRITE);
   gimp_procedure_add_int_aux_argument (procedure, "working-size", "_Working size",
                                        "Short side (pixels) the network runs at; "
                                        "0 = the size the model was trained at",
@@ -236,7 +242,8 @@ colorize_dialog (GimpProcedure       *procedure,
   gtk_label_set_xalign (GTK_LABEL (label), 0.0);
 
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
-                              "saturation", "working-size", "precision", "note", NULL);
+                              "saturation", "vividness", "working-size", "precision", "note",
+                              NULL);
   content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
   row = model_row (config);
   gtk_box_pack_start (GTK_BOX (content), row, FALSE, FALSE, 0);
@@ -280,7 +287,7 @@ colorize_run (GimpProcedure        *procedure,
               GimpProcedureConfig  *config,
               gpointer              run_data)
 {
-  ColorizeParams          params = { 1.0, 0, NULL };
+  ColorizeParams          params = { 1.0, 0, NULL, 0.0 };
   ColorizeProgress        progress;
   ColorizeProgressWindow *window = NULL;
   colorize_model         *model;
@@ -317,6 +324,7 @@ colorize_run (GimpProcedure        *procedure,
                 "saturation", &params.saturation,
                 "working-size", &params.working_size,
                 "precision", &precision,
+                "vividness", &params.vividness,
                 NULL);
   params.precision = precision;
   model = colorize_gimp_load_model (model_spec, &error);

@@ -40,63 +40,62 @@ enum Command {
     /// Train (or resume) a model; checkpoints, history.csv, loss.png and sample grids go to --out.
     Train(trainer::TrainArgs),
     /// Export a checkpoint folder to an ONNX model for libcolorize.
-    Export {
-        /// Checkpoint folder written by `train --out`.
-        #[arg(long)]
-        run: PathBuf,
-        /// Output .onnx file.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Model name recorded in the metadata (e.g. landscape-l2).
-        #[arg(long)]
-        name: String,
-        /// Category recorded in the metadata (e.g. landscape).
-        #[arg(long, default_value = "landscape")]
-        category: String,
-        /// Validation photos (folder): PSNR, AuC and colourfulness ratio go into the metadata.
-        #[arg(long)]
-        val: Option<PathBuf>,
-        /// Validation photos used (first N, sorted by path).
-        #[arg(long, default_value_t = 200)]
-        val_limit: usize,
-        /// Gain on the predicted a*b*: a number, or `auto` to calibrate it on --calibrate
-        /// photos so outputs are as colourful as the truth (docs/training.md, "Vividness").
-        #[arg(long, default_value = "1")]
-        chroma_gain: String,
-        /// Colour photos for `--chroma-gain auto` (use training photos, not test photos).
-        #[arg(long)]
-        calibrate: Option<PathBuf>,
-        /// `--chroma-gain auto` aims at output colourfulness = this x the truth's.
-        #[arg(long, default_value_t = 1.0)]
-        target_ratio: f64,
-        /// Calibration photos used (every k-th of the sorted list, to span categories).
-        #[arg(long, default_value_t = 300)]
-        calibrate_limit: usize,
-        /// Make the gain depend on the predicted chroma: pixels whose a*b* length is well
-        /// above KNEE get the full gain, pixels well below it stay near the network's own
-        /// colour (0 = one gain everywhere). See docs/training.md, "Vividness".
-        #[arg(long, default_value_t = 0.0)]
-        chroma_knee: f32,
-    },
+    Export(ExportArgs),
 }
 
-/// What `export` is asked for.
-struct ExportRequest<'a> {
-    run: &'a PathBuf,
-    output: &'a PathBuf,
-    name: &'a str,
-    category: &'a str,
-    val: Option<&'a PathBuf>,
+/// Options of `colorize-train export`.
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// Checkpoint folder written by `train --out`.
+    #[arg(long)]
+    run: PathBuf,
+    /// Output .onnx file.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Model name recorded in the metadata (e.g. landscape-l2).
+    #[arg(long)]
+    name: String,
+    /// Category recorded in the metadata (e.g. landscape).
+    #[arg(long, default_value = "landscape")]
+    category: String,
+    /// Validation photos (folder): PSNR, AuC and colourfulness ratio go into the metadata.
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Validation photos used (first N, sorted by path).
+    #[arg(long, default_value_t = 200)]
     val_limit: usize,
-    chroma_gain: &'a str,
-    calibrate: Option<&'a PathBuf>,
-    calibrate_limit: usize,
+    /// Gain on the predicted a*b* of a regression network: a number, or `auto` to calibrate
+    /// it on --calibrate photos so outputs are as colourful as the truth (docs/training.md,
+    /// "Vividness").
+    #[arg(long, default_value = "1")]
+    chroma_gain: String,
+    /// Colour photos for `--chroma-gain auto` (use training photos, not test photos).
+    #[arg(long)]
+    calibrate: Option<PathBuf>,
+    /// `--chroma-gain auto` aims at output colourfulness = this x the truth's.
+    #[arg(long, default_value_t = 1.0)]
     target_ratio: f64,
+    /// Calibration photos used (every k-th of the sorted list, to span categories).
+    #[arg(long, default_value_t = 300)]
+    calibrate_limit: usize,
+    /// Make the gain depend on the predicted chroma: pixels whose a*b* length is well
+    /// above KNEE get the full gain, pixels well below it stay near the network's own
+    /// colour (0 = one gain everywhere). See docs/training.md, "Vividness".
+    #[arg(long, default_value_t = 0.0)]
     chroma_knee: f32,
+    /// Classification networks: the fraction of the training's class rebalancing the
+    /// decoding undoes (each class's logit minus γ·ln w): 0 keeps the rebalanced
+    /// distribution (more rare, vivid colours), 1 returns to the data's own frequencies.
+    #[arg(long, default_value_t = 1.0)]
+    prior_correction: f32,
+    /// Classification networks: the vividness (1 / softmax temperature) the model uses by
+    /// default; callers change it at run time.
+    #[arg(long, default_value_t = 1.0)]
+    vividness: f32,
 }
 
-fn export(req: ExportRequest) -> Result<()> {
-    let ExportRequest {
+fn export(req: &ExportArgs) -> Result<()> {
+    let ExportArgs {
         run,
         output,
         name,
@@ -105,6 +104,7 @@ fn export(req: ExportRequest) -> Result<()> {
         val_limit,
         ..
     } = req;
+    let val_limit = *val_limit;
     let loaded =
         checkpoint::load(run)?.with_context(|| format!("no checkpoint in {}", run.display()))?;
     let state = &loaded.state;
@@ -136,10 +136,45 @@ fn export(req: ExportRequest) -> Result<()> {
         "--chroma-knee must be a number >= 0, not {}",
         req.chroma_knee
     );
-    let gain = match req.chroma_gain {
+    let is_classifier = state.config.classes > 0;
+    anyhow::ensure!(
+        !is_classifier || req.chroma_gain == "1",
+        "--chroma-gain is for regression networks; this one has the classification head (use --vividness)"
+    );
+    anyhow::ensure!(
+        (colorize::contract::MIN_VIVIDNESS..=colorize::contract::MAX_VIVIDNESS)
+            .contains(&req.vividness),
+        "--vividness must be from {} to {}",
+        colorize::contract::MIN_VIVIDNESS,
+        colorize::contract::MAX_VIVIDNESS
+    );
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&req.prior_correction),
+        "--prior-correction must be from 0 to 1"
+    );
+    let decoding = is_classifier.then(|| {
+        train::export::ClassDecoding::new(
+            &state.class_weights,
+            &state.class_prior,
+            req.prior_correction,
+            req.vividness,
+        )
+    });
+    if is_classifier {
+        meta.insert(
+            keys::PRIOR_CORRECTION.to_string(),
+            format!("{}", req.prior_correction),
+        );
+        meta.insert(
+            keys::CLASS_REBALANCE.to_string(),
+            format!("{}", state.config.class_rebalance),
+        );
+    }
+    let gain = match req.chroma_gain.as_str() {
         "auto" => {
             let dir = req
                 .calibrate
+                .as_ref()
                 .context("--chroma-gain auto needs --calibrate PHOTOS")?;
             let all = train::data::list_images(dir, None)?;
             let step = (all.len() / req.calibrate_limit.max(1)).max(1);
@@ -175,14 +210,11 @@ fn export(req: ExportRequest) -> Result<()> {
                 format!("--chroma-gain must be a positive number or auto, not '{text}'")
             })?,
     };
-    let mut bytes = train::export::to_onnx(
-        &net,
-        train::export::ChromaCurve {
-            gain,
-            knee: req.chroma_knee,
-        },
-        &meta,
-    );
+    let curve = train::export::ChromaCurve {
+        gain,
+        knee: req.chroma_knee,
+    };
+    let mut bytes = train::export::to_onnx(&net, curve, decoding.as_ref(), &meta);
     if let Some(val) = val {
         let photos: Vec<PathBuf> = train::data::list_images(val, None)?
             .into_iter()
@@ -191,14 +223,7 @@ fn export(req: ExportRequest) -> Result<()> {
         let scores = train::export::validation_metrics(&bytes, &photos)?;
         eprintln!("validation on {} photos: {scores:?}", photos.len());
         meta.extend(scores);
-        bytes = train::export::to_onnx(
-            &net,
-            train::export::ChromaCurve {
-                gain,
-                knee: req.chroma_knee,
-            },
-            &meta,
-        );
+        bytes = train::export::to_onnx(&net, curve, decoding.as_ref(), &meta);
     }
     colorize::io::write_atomic(output, &bytes)
         .with_context(|| format!("cannot write {}", output.display()))?;
@@ -232,31 +257,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(130));
             }
         },
-        Command::Export {
-            run,
-            output,
-            name,
-            category,
-            val,
-            val_limit,
-            chroma_gain,
-            calibrate,
-            calibrate_limit,
-            target_ratio,
-            chroma_knee,
-        } => export(ExportRequest {
-            run: &run,
-            output: &output,
-            name: &name,
-            category: &category,
-            val: val.as_ref(),
-            val_limit,
-            chroma_gain: &chroma_gain,
-            calibrate: calibrate.as_ref(),
-            calibrate_limit,
-            target_ratio,
-            chroma_knee,
-        })?,
+        Command::Export(args) => export(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

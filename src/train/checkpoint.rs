@@ -27,6 +27,18 @@ pub struct ModelConfig {
     /// Colour rebalancing λ (0 = off).
     #[serde(default)]
     pub rebalance: f64,
+    /// Colour classes of the classification head (0 = regression only).
+    #[serde(default)]
+    pub classes: i64,
+    /// Weight of the cross-entropy term.
+    #[serde(default)]
+    pub class_weight: f64,
+    /// Class rebalancing λ of the cross-entropy.
+    #[serde(default)]
+    pub class_rebalance: f64,
+    /// Stride of the class logits.
+    #[serde(default)]
+    pub class_stride: i64,
 }
 
 /// One row of the training history.
@@ -56,6 +68,12 @@ pub struct State {
     /// Rebalancing weights per a*b* bin, fixed at the start of the run.
     #[serde(default)]
     pub rebalance_weights: Vec<f32>,
+    /// Classification head: rebalancing weight and smoothed training prior per colour class,
+    /// fixed at the start of the run (the export's prior correction reads them).
+    #[serde(default)]
+    pub class_weights: Vec<f32>,
+    #[serde(default)]
+    pub class_prior: Vec<f32>,
 }
 
 pub fn path_in(dir: &Path) -> PathBuf {

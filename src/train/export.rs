@@ -147,19 +147,116 @@ fn emit_chroma_curve(g: &mut GraphBuilder, ab: &str, curve: ChromaCurve) -> Stri
     g.node("Mul", &[ab, &factor], &[])
 }
 
-/// The exported model's bytes. `chroma` scales the predicted a*b* (identity = as trained;
-/// see [`calibrate_chroma_gain`]); `metadata` adds or overrides `colorize.*` entries.
-pub fn to_onnx(net: &Network, chroma: ChromaCurve, metadata: &BTreeMap<String, String>) -> Vec<u8> {
+/// How a network with the classification head is decoded in the exported graph: the
+/// annealed mean `softmax((z + bias) / T) · centres` over the kept classes, with T fed at
+/// run time through the contract's `temperature` input (the engine passes 1 / vividness).
+#[derive(Clone, Debug)]
+pub struct ClassDecoding {
+    /// The head's classes that the export keeps (the bins the training data reaches), in
+    /// the head's order.
+    pub kept: Vec<usize>,
+    /// Their bin centres (a*, b*) in physical units.
+    pub centres: Vec<[f32; 2]>,
+    /// Added to each kept class's logit before the temperature: `-γ · ln w(q)` undoes the
+    /// training's class rebalancing by a fraction γ (0 = none).
+    pub bias: Vec<f32>,
+    /// The vividness (1 / T) a caller gets by default.
+    pub default_vividness: f32,
+}
+
+impl ClassDecoding {
+    /// The decoding for a run trained with rebalancing weights `weights` and smoothed prior
+    /// `prior` (per class of the grid), keeping the classes whose prior is above
+    /// [`PRIOR_FLOOR`](super::classes::PRIOR_FLOOR), with a fraction `prior_correction` of
+    /// the rebalancing undone.
+    pub fn new(
+        weights: &[f32],
+        prior: &[f32],
+        prior_correction: f32,
+        default_vividness: f32,
+    ) -> Self {
+        let grid = super::classes::bin_centres();
+        let kept: Vec<usize> = (0..grid.len())
+            .filter(|&q| prior[q] > super::classes::PRIOR_FLOOR)
+            .collect();
+        ClassDecoding {
+            centres: kept.iter().map(|&q| grid[q]).collect(),
+            bias: kept
+                .iter()
+                .map(|&q| -prior_correction * weights[q].max(1e-12).ln())
+                .collect(),
+            kept,
+            default_vividness,
+        }
+    }
+}
+
+/// Emits the annealed-mean decoding of `trunk` features through the class head.
+fn emit_class_decoding(
+    g: &mut GraphBuilder,
+    net: &Network,
+    trunk: &str,
+    decoding: &ClassDecoding,
+) -> String {
+    let Some(Op::Conv { weight, bias, .. }) = &net.class_head else {
+        panic!("emit_class_decoding needs a network with the class head");
+    };
+    let s = weight.size();
+    assert_eq!(
+        s[0] as usize,
+        super::classes::bin_centres().len(),
+        "class head and bin grid disagree"
+    );
+    let kept = Tensor::from_slice(&decoding.kept.iter().map(|&q| q as i64).collect::<Vec<_>>());
+    let q = decoding.kept.len();
+    let corrected: Vec<f32> = floats(&bias.index_select(0, &kept))
+        .iter()
+        .zip(&decoding.bias)
+        .map(|(b, c)| b + c)
+        .collect();
+    let kept_weight = floats(&weight.index_select(0, &kept));
+    let logits = g.conv(trunk, &kept_weight, &corrected, q, s[1] as usize, 1, 1, 0);
+    g.annealed_mean(&logits, &decoding.centres)
+}
+
+/// The exported model's bytes. `chroma` scales the predicted a*b* of a regression network
+/// (identity = as trained; see [`calibrate_chroma_gain`]); `classes` decodes the
+/// classification head instead, when the network has one; `metadata` adds or overrides
+/// `colorize.*` entries.
+pub fn to_onnx(
+    net: &Network,
+    chroma: ChromaCurve,
+    classes: Option<&ClassDecoding>,
+    metadata: &BTreeMap<String, String>,
+) -> Vec<u8> {
     let mut g = GraphBuilder::new("colorize");
     let l = g.contract_input(None);
     let features = emit(&mut g, &net.encoder, &l);
-    let scaled_ab = emit(&mut g, &net.decoder, &features);
-    let raw_ab = g.affine(&scaled_ab, AB_SCALE as f32, 0.0);
-    let ab = emit_chroma_curve(&mut g, &raw_ab, chroma);
+    let (ab, stride) = match classes {
+        Some(decoding) => {
+            let tapped = emit(&mut g, &net.decoder[..net.class_tap], &features);
+            let ab = emit_class_decoding(&mut g, net, &tapped, decoding);
+            (ab, net.decoder_config.class_stride)
+        }
+        None => {
+            let scaled_ab = emit(&mut g, &net.decoder, &features);
+            let raw_ab = g.affine(&scaled_ab, AB_SCALE as f32, 0.0);
+            let ab = emit_chroma_curve(&mut g, &raw_ab, chroma);
+            (ab, net.decoder_config.output_stride)
+        }
+    };
     g.contract_output_named(&ab, None, ("Hout", "Wout"));
+    if let Some(decoding) = classes {
+        g.metadata(keys::HEAD, "classification");
+        g.metadata(keys::CLASSES, decoding.centres.len());
+        g.metadata(
+            keys::DEFAULT_VIVIDNESS,
+            format!("{:.3}", decoding.default_vividness),
+        );
+    }
     // The train size comes with `metadata` (the trainer knows it, the network does not).
     g.metadata(keys::FORMAT, FORMAT_VERSION);
-    g.metadata(keys::STRIDE, net.decoder_config.output_stride);
+    g.metadata(keys::STRIDE, stride);
     g.metadata(keys::PAD_MULTIPLE, net.pad_multiple());
     g.metadata(keys::ENCODER, net.encoder_kind.name());
     g.metadata(keys::ATTRIBUTION, net.encoder_kind.attribution());
@@ -241,7 +338,10 @@ pub fn calibrate_chroma_gain(
     let mut gain = 1.0f32;
     let mut ratio_at_one = f64::NAN;
     for step in 0..6 {
-        let (summary, _) = score(&to_onnx(net, ChromaCurve { gain, knee }, metadata), photos)?;
+        let (summary, _) = score(
+            &to_onnx(net, ChromaCurve { gain, knee }, None, metadata),
+            photos,
+        )?;
         let ratio = summary.colourfulness_ratio();
         if step == 0 {
             ratio_at_one = ratio;

@@ -2,10 +2,12 @@
 //! checkpoints, reports, and ONNX export. The binary `colorize-train` is a thin CLI over it.
 
 pub mod checkpoint;
+pub mod classes;
 pub mod data;
 pub mod export;
 pub mod loss;
 pub mod net;
+pub mod onnx_init;
 pub mod optim;
 pub mod prepare;
 pub mod report;

@@ -103,6 +103,38 @@ pub struct DecoderConfig {
     /// Output subsampling: a*b* are predicted at H/stride x W/stride and upsampled by the engine.
     pub output_stride: i64,
     pub global_context: bool,
+    /// Colour classes of the classification head (0 = none: regression only). The head is a
+    /// 1x1 convolution from the decoder's features at `class_stride`.
+    pub classes: i64,
+    /// Stride of the class logits: where in the decoder the class head reads (the encoder's
+    /// stride, or a stride one of the transposed convolutions reaches).
+    pub class_stride: i64,
+}
+
+impl DecoderConfig {
+    /// How many leading decoder ops run before the class head reads, and their output
+    /// channels: up to and including the ReLU of the upsampling that reaches
+    /// `class_stride` (or none of the upsamplings, at the encoder's stride).
+    fn class_tap(&self, decoder: &[Op], encoder_stride: i64, in_c: i64) -> Result<(usize, i64)> {
+        let (mut stride, mut channels) = (encoder_stride, in_c);
+        let mut tap = None;
+        for (i, op) in decoder.iter().enumerate() {
+            if stride == self.class_stride && !matches!(op, Op::Relu) {
+                tap = Some((i, channels));
+                break;
+            }
+            if let Op::ConvTranspose { weight, .. } = op {
+                stride /= 2;
+                channels = weight.size()[1];
+            }
+        }
+        tap.with_context(|| {
+            format!(
+                "class stride {} is not a stride the decoder passes through (encoder stride {encoder_stride}, output stride {})",
+                self.class_stride, self.output_stride
+            )
+        })
+    }
 }
 
 pub struct Network {
@@ -110,6 +142,10 @@ pub struct Network {
     pub encoder: Vec<Op>,
     pub decoder: Vec<Op>,
     pub decoder_config: DecoderConfig,
+    /// Logits over the colour classes (`classes.rs`), read from the output of the first
+    /// `class_tap` decoder ops.
+    pub class_head: Option<Op>,
+    pub class_tap: usize,
     pub encoder_trainable: bool,
     /// The frozen encoder runs in bfloat16 (see `encoder_to_bf16`).
     pub encoder_bf16: bool,
@@ -143,11 +179,24 @@ impl Network {
             shift: Tensor::zeros([1, 256, 1, 1], (Kind::Float, device)),
         });
         let decoder = decoder(encoder_kind.stride(), 256, &decoder_config, device)?;
+        let (class_head, class_tap) = if decoder_config.classes > 0 {
+            let (tap, width) = decoder_config.class_tap(&decoder, encoder_kind.stride(), 256)?;
+            let mut head = he_conv("dec.classes", decoder_config.classes, width, 1, 1, device);
+            // Small logits: the head starts near the prior its bias is set to.
+            if let Op::Conv { weight, .. } = &mut head {
+                *weight = &*weight * 0.1;
+            }
+            (Some(head), tap)
+        } else {
+            (None, 0)
+        };
         let net = Network {
             encoder_kind,
             encoder,
             decoder,
             decoder_config,
+            class_head,
+            class_tap,
             encoder_trainable,
             encoder_bf16: false,
         };
@@ -163,20 +212,44 @@ impl Network {
     }
 
     /// L* (N,1,H,W, 0..100) -> a*b*/AB_SCALE at the output stride.
+    #[cfg(test)]
     pub fn forward(&self, l: &Tensor) -> Tensor {
-        let features = if self.encoder_trainable {
+        self.forward_heads(l).0
+    }
+
+    /// L* -> (regression a*b*/AB_SCALE at the output stride, class logits at the class
+    /// stride if the network has the class head).
+    pub fn forward_heads(&self, l: &Tensor) -> (Tensor, Option<Tensor>) {
+        let features = self.encode(l);
+        let (first, rest) = self.decoder.split_at(self.class_tap);
+        let tapped = run_ops(first, &features);
+        let logits = self
+            .class_head
+            .as_ref()
+            .map(|h| run_ops(std::slice::from_ref(h), &tapped));
+        (run_ops(rest, &tapped), logits)
+    }
+
+    fn encode(&self, l: &Tensor) -> Tensor {
+        if self.encoder_trainable {
             run_ops(&self.encoder, l)
         } else if self.encoder_bf16 {
             tch::no_grad(|| run_ops(&self.encoder, &l.to_kind(Kind::BFloat16)).to_kind(Kind::Float))
         } else {
             tch::no_grad(|| run_ops(&self.encoder, l))
-        };
-        run_ops(&self.decoder, &features)
+        }
+    }
+
+    /// The decoder's named tensors, class head included.
+    fn decoder_named(&self) -> Vec<(String, &Tensor)> {
+        let mut out = named_tensors(&self.decoder);
+        out.extend(named_tensors(self.class_head.as_slice()));
+        out
     }
 
     /// Named tensors the optimiser updates (decoder, plus encoder when fine-tuning).
     pub fn trainable_mut(&self) -> Vec<(String, &Tensor)> {
-        let mut out = named_tensors(&self.decoder);
+        let mut out = self.decoder_named();
         if self.encoder_trainable {
             out.extend(
                 named_tensors(&self.encoder)
@@ -230,7 +303,7 @@ impl Network {
     /// Every named tensor (for checkpoints): encoder and decoder.
     pub fn all_named(&self) -> Vec<(String, &Tensor)> {
         let mut out = named_tensors(&self.encoder);
-        out.extend(named_tensors(&self.decoder));
+        out.extend(self.decoder_named());
         out
     }
 }

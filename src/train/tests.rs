@@ -46,6 +46,8 @@ fn parity_with_curve(
         widths,
         output_stride,
         global_context: true,
+        classes: 0,
+        class_stride: 0,
     };
     let network =
         net::Network::new(encoder, Some(&pretrained), config, false, tch::Device::Cpu).unwrap();
@@ -54,7 +56,7 @@ fn parity_with_curve(
         (Tensor::rand([1, 1, h, w], (Kind::Float, tch::Device::Cpu)) * 100.0).to_kind(Kind::Float);
     network.standardise_features(&l);
     let expected = tch::no_grad(|| network.forward(&l)) * net::AB_SCALE;
-    let bytes = export::to_onnx(&network, curve, &Default::default());
+    let bytes = export::to_onnx(&network, curve, None, &Default::default());
     let model = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
         .unwrap()
@@ -143,4 +145,110 @@ fn export_parity_chroma_curve() {
     assert!((curve.factor(0.0) - 1.0).abs() < 1e-6);
     assert!((curve.factor(8.0) - 1.3).abs() < 1e-6);
     parity_with_curve(net::EncoderKind::Eccv16, eccv(), vec![16, 8], 2, curve);
+}
+
+/// A network with the classification head, exported with a prior correction, run by tract
+/// at two temperatures fed through the `temperature` input: the trainer's own annealed mean
+/// of the same logits, corrected the same way, within 1e-3.
+#[test]
+fn export_parity_classification_head() {
+    use super::classes;
+    tch::manual_seed(5);
+    let centres = classes::centres_tensor(tch::Device::Cpu);
+    let q = centres.size()[0];
+    let config = net::DecoderConfig {
+        widths: vec![32, 16],
+        output_stride: 2,
+        global_context: true,
+        classes: q,
+        class_stride: 4,
+    };
+    let network = net::Network::new(
+        net::EncoderKind::Eccv16,
+        Some(&eccv()),
+        config,
+        false,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let (h, w) = (48i64, 64i64);
+    let l = Tensor::rand([1, 1, h, w], (Kind::Float, tch::Device::Cpu)) * 100.0;
+    network.standardise_features(&l);
+    // Sharper logits than a fresh head's, so the temperature matters.
+    if let Some(net::Op::Conv { weight, .. }) = &network.class_head {
+        tch::no_grad(|| {
+            let _ = weight.shallow_clone().g_mul_scalar_(40.0);
+        });
+    }
+    let (_, logits) = tch::no_grad(|| network.forward_heads(&l));
+    let logits = logits.unwrap();
+    assert_eq!(logits.size(), [1, q, h / 4, w / 4]);
+    let rebalance: Vec<f32> = (0..q).map(|i| 0.5 + (i % 7) as f32 * 0.3).collect();
+    // Every third class unseen in "training": the export leaves it out.
+    let prior: Vec<f32> = (0..q)
+        .map(|i| if i % 3 == 0 { 0.0 } else { 0.01 })
+        .collect();
+    let decoding = export::ClassDecoding::new(&rebalance, &prior, 0.7, 2.0);
+    assert_eq!(decoding.kept.len(), (q - (q + 2) / 3) as usize);
+    let bias = Tensor::from_slice(&decoding.bias);
+    let kept = Tensor::from_slice(&decoding.kept.iter().map(|&k| k as i64).collect::<Vec<_>>());
+    let (logits, centres) = (
+        logits.index_select(1, &kept),
+        centres.index_select(0, &kept),
+    );
+    let bytes = export::to_onnx(
+        &network,
+        export::ChromaCurve::IDENTITY,
+        Some(&decoding),
+        &Default::default(),
+    );
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .unwrap()
+        .with_input_fact(0, f32::fact([1, 1, h as usize, w as usize]).into())
+        .unwrap()
+        .with_input_fact(1, f32::fact([1]).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let input: Vec<f32> = Vec::try_from(&l.flatten(0, -1)).unwrap();
+    let mut outputs = Vec::new();
+    for temperature in [1.0f32, 0.4] {
+        let want = classes::annealed_mean(&logits, &centres, Some(&bias), temperature as f64)
+            * net::AB_SCALE;
+        let want: Vec<f32> = Vec::try_from(&want.flatten(0, -1)).unwrap();
+        let l_in = tract_onnx::prelude::Tensor::from_shape(&[1, 1, h as usize, w as usize], &input)
+            .unwrap();
+        let out = model
+            .run(tvec!(
+                l_in.into_tvalue(),
+                tensor1(&[temperature]).into_tvalue()
+            ))
+            .unwrap();
+        let got: Vec<f32> = out[0]
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap()
+            .to_vec();
+        assert_eq!(got.len(), want.len());
+        let max = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        // The logits are sharpened 40x, so the float32 round-off of the encoder and
+        // decoder (about 1e-5 relative) reaches the softmax 40x larger: 0.02 a*b* units,
+        // a fiftieth of a just-noticeable difference.
+        assert!(max <= 0.02, "T = {temperature}: max |Δab| = {max}");
+        outputs.push(got);
+    }
+    let moved = outputs[0]
+        .iter()
+        .zip(&outputs[1])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(moved > 1.0, "the temperature changed nothing (max {moved})");
 }

@@ -10,6 +10,7 @@ use anyhow::{bail, ensure, Context, Result};
 use tch::{Kind, Tensor};
 
 use super::checkpoint::{self, EpochRecord, ModelConfig, State};
+use super::classes;
 use super::data::{self, Dataset, EpochLoader};
 use super::loss::{Loss, Rebalance};
 use super::net::{DecoderConfig, EncoderKind, Network};
@@ -97,6 +98,28 @@ pub struct TrainArgs {
     /// shape; the loss may differ). Fresh optimiser and history.
     #[arg(long)]
     pub init_from: Option<PathBuf>,
+    /// Start a new run from the weights inside an exported model (e.g. the shipped
+    /// src/models/general.onnx): same encoder and decoder shape; a classification head,
+    /// which the model lacks, starts fresh.
+    #[arg(long, conflicts_with = "init_from")]
+    pub init_from_model: Option<PathBuf>,
+    /// Add the classification head: logits over the in-gamut bins of a 10-unit a*b* grid
+    /// (Zhang et al. 2016), trained with soft-encoded cross-entropy; the export decodes them
+    /// with the annealed mean at a run-time temperature (the vividness setting).
+    #[arg(long)]
+    pub classes: bool,
+    /// Weight of the cross-entropy term; the --loss terms still train the regression head.
+    #[arg(long, default_value_t = 1.0)]
+    pub class_weight: f64,
+    /// Class rebalancing λ of the cross-entropy, in (0, 1] (1 = no rebalancing; Zhang et al.
+    /// use 0.5).
+    #[arg(long, default_value_t = 0.5)]
+    pub class_rebalance: f64,
+    /// Stride of the class logits (the exported model's output stride): 4 reads the decoder
+    /// after its first upsampling, a quarter of the work of stride 2 in the head and the
+    /// loss; the engine upsamples a*b* guided by L*.
+    #[arg(long, default_value_t = 4)]
+    pub class_stride: i64,
     /// Write a sample grid every N epochs (0 = never).
     #[arg(long, default_value_t = 1)]
     pub grid_every: usize,
@@ -132,6 +155,43 @@ impl LrSchedule {
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// What a batch is scored by: the regression loss on the regression head, plus the weighted
+/// cross-entropy of the classification head when the network has one.
+pub struct Objective {
+    pub loss: Loss,
+    pub classes: Option<ClassObjective>,
+}
+
+pub struct ClassObjective {
+    pub weight: f64,
+    /// Bin centres [Q, 2], their soft encoder and rebalancing weights [Q], on the training
+    /// device.
+    pub centres: Tensor,
+    pub encoder: classes::SoftEncoder,
+    pub rebalance: Tensor,
+}
+
+impl Objective {
+    /// Scalar loss of the network's outputs against full-resolution targets `ab`.
+    pub fn compute(
+        &self,
+        net: &Network,
+        ab: &Tensor,
+        logits: Option<&Tensor>,
+        target: &Tensor,
+    ) -> Tensor {
+        let mut total = self
+            .loss
+            .compute(ab, &downsample(target, net.decoder_config.output_stride));
+        if let (Some(c), Some(logits)) = (&self.classes, logits) {
+            let class_target = downsample(target, net.decoder_config.class_stride);
+            total +=
+                classes::cross_entropy(logits, &class_target, &c.encoder, &c.rebalance) * c.weight;
+        }
+        total
+    }
+}
+
 /// How a run ended.
 pub enum Outcome {
     Finished { epochs: usize },
@@ -149,6 +209,18 @@ fn model_config(args: &TrainArgs, loss: &Loss) -> ModelConfig {
         huber_delta: loss.huber_delta,
         crop: args.crop,
         rebalance: args.rebalance,
+        classes: if args.classes {
+            classes::bin_centres().len() as i64
+        } else {
+            0
+        },
+        class_weight: if args.classes { args.class_weight } else { 0.0 },
+        class_rebalance: if args.classes {
+            args.class_rebalance
+        } else {
+            0.0
+        },
+        class_stride: if args.classes { args.class_stride } else { 0 },
     }
 }
 
@@ -172,6 +244,8 @@ pub fn network_for(
         widths: config.widths.clone(),
         output_stride: config.output_stride,
         global_context: config.global_context,
+        classes: config.classes,
+        class_stride: config.class_stride,
     };
     Network::new(
         EncoderKind::from_name(&config.encoder)?,
@@ -211,7 +285,7 @@ fn split(args: &TrainArgs) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
 
 fn validate(
     net: &Network,
-    loss: &Loss,
+    objective: &Objective,
     val: &Dataset,
     crop: u32,
     device: tch::Device,
@@ -223,10 +297,24 @@ fn validate(
         for chunk in indices.chunks(32) {
             let batch = data::make_batch(val, chunk, crop, None);
             let (l, ab) = (batch.l.to_device(device), batch.ab.to_device(device));
-            let pred = net.forward(&l);
-            let target = downsample(&ab, net.decoder_config.output_stride);
+            let (regression, logits) = net.forward_heads(&l);
             let n = chunk.len() as f64;
-            total += loss.compute(&pred, &target).double_value(&[]) * n;
+            total += objective
+                .compute(net, &regression, logits.as_ref(), &ab)
+                .double_value(&[])
+                * n;
+            // The L2 column and the sample grid show what the export decodes: the
+            // annealed mean at T = 1 for a classification network.
+            let (pred, target) = match (&logits, &objective.classes) {
+                (Some(z), Some(c)) => (
+                    classes::annealed_mean(z, &c.centres, None, 1.0),
+                    downsample(&ab, net.decoder_config.class_stride),
+                ),
+                _ => (
+                    regression,
+                    downsample(&ab, net.decoder_config.output_stride),
+                ),
+            };
             total_l2 += pred
                 .mse_loss(&target, tch::Reduction::Mean)
                 .double_value(&[])
@@ -338,6 +426,8 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         adam_step: 0,
         history: Vec::new(),
         rebalance_weights: Vec::new(),
+        class_weights: Vec::new(),
+        class_prior: Vec::new(),
     };
     let params_owned: Vec<(String, Tensor)> = net
         .trainable_mut()
@@ -362,6 +452,44 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         state.rebalance_weights = weights.values();
         loss.rebalance = Some(weights);
     }
+    let class_objective = if config.classes > 0 {
+        ensure!(
+            args.class_rebalance > 0.0 && args.class_rebalance <= 1.0,
+            "--class-rebalance must be in (0, 1]"
+        );
+        let centres = classes::centres_tensor(device);
+        let (weights, prior) = match &previous {
+            Some(p) if !p.state.class_weights.is_empty() => (
+                Tensor::from_slice(&p.state.class_weights),
+                Tensor::from_slice(&p.state.class_prior),
+            ),
+            _ => {
+                let sample: Vec<usize> = (0..train_set.images.len())
+                    .step_by((train_set.images.len() / 2000).max(1))
+                    .collect();
+                let targets = data::make_batch(&train_set, &sample, args.crop, None).ab;
+                classes::rebalancing_weights(
+                    &downsample(&targets, args.class_stride).to_device(device),
+                    &centres,
+                    args.class_rebalance,
+                )
+            }
+        };
+        state.class_weights = Vec::<f32>::try_from(&weights.to_device(tch::Device::Cpu))?;
+        state.class_prior = Vec::<f32>::try_from(&prior.to_device(tch::Device::Cpu))?;
+        Some(ClassObjective {
+            weight: args.class_weight,
+            encoder: classes::SoftEncoder::new(&centres),
+            centres,
+            rebalance: weights.to_device(device),
+        })
+    } else {
+        None
+    };
+    let objective = Objective {
+        loss,
+        classes: class_objective,
+    };
     let initial = match (&previous, &args.init_from) {
         (None, Some(dir)) => {
             let init = checkpoint::load(dir)?
@@ -394,8 +522,24 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             );
             true
         }
+        (None, None) => match &args.init_from_model {
+            Some(path) => {
+                super::onnx_init::load_from_model(&net, path)?;
+                eprintln!("starting from the weights inside {}", path.display());
+                true
+            }
+            None => false,
+        },
         _ => false,
     };
+    if previous.is_none() {
+        // A fresh classification head predicts the prior: its bias is log p~, so the
+        // first batches refine a sensible distribution instead of a uniform one.
+        if let Some(super::net::Op::Conv { bias, .. }) = &net.class_head {
+            let log_prior = Tensor::from_slice(&state.class_prior).clamp_min(1e-6).log();
+            tch::no_grad(|| bias.shallow_clone().copy_(&log_prior.to_device(device)));
+        }
+    }
     if previous.is_none() && !initial {
         let sample: Vec<usize> = (0..train_set.images.len().min(64)).collect();
         net.standardise_features(
@@ -451,8 +595,8 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
                 args.lr,
                 (epoch as f64 + batch_index as f64 / loader.batches as f64) / args.epochs as f64,
             );
-            let pred = net.forward(&l);
-            let value = loss.compute(&pred, &downsample(&ab, args.output_stride));
+            let (pred, logits) = net.forward_heads(&l);
+            let value = objective.compute(&net, &pred, logits.as_ref(), &ab);
             value.backward();
             adam.step(&params);
             let v = value.double_value(&[]);
@@ -488,7 +632,7 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             }
         }
         bar.finish_and_clear();
-        let (val_loss, val_l2, sample) = validate(&net, &loss, &val_set, args.crop, device);
+        let (val_loss, val_l2, sample) = validate(&net, &objective, &val_set, args.crop, device);
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: if seen > 0 {

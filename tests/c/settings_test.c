@@ -194,6 +194,45 @@ static void test_precision(const colorize_model *linear, const colorize_model *w
 /* A call with progress reports 0..1, never decreasing, on the calling thread, 1 last; a
  * stop after the k-th report for every k returns CANCELLED and leaves the buffer
  * byte-identical (padding included). */
+/* Vividness: the setter's range, the default per model, a regression model's refusal at
+ * the call (output untouched), and a classification model's more vivid colour. */
+static void test_vividness(const colorize_model *regression, const colorize_model *classes) {
+  EXPECT_STATUS(colorize_settings_set_vividness(NULL, 1.0f), COLORIZE_ERROR_NULL_POINTER);
+  colorize_settings *s = colorize_settings_new();
+  EXPECT_STATUS(colorize_settings_set_vividness(s, -1.0f), COLORIZE_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(colorize_last_error(), "vividness") != NULL, "message names vividness: %s", colorize_last_error());
+  EXPECT_STATUS(colorize_settings_set_vividness(s, NAN), COLORIZE_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(colorize_settings_set_vividness(s, 11.0f), COLORIZE_ERROR_INVALID_ARGUMENT);
+  CHECK(colorize_model_default_vividness(NULL) == 0.0f, "NULL model: vividness 0");
+  CHECK(colorize_model_default_vividness(regression) == 0.0f, "regression model: vividness 0");
+  CHECK(colorize_model_default_vividness(classes) == 1.0f, "two-class model: default %g",
+        colorize_model_default_vividness(classes));
+
+  EXPECT_STATUS(colorize_settings_set_vividness(s, 3.0f), COLORIZE_OK);
+  uint8_t *px = test_image(), *original = test_image();
+  EXPECT_STATUS(colorize_run_rgb8(regression, s, px, W, H, STRIDE, CH), COLORIZE_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(colorize_last_error(), "no vividness") != NULL, "regression refusal: %s", colorize_last_error());
+  CHECK(memcmp(px, original, (size_t)STRIDE * H) == 0, "a refused call changed the buffer");
+
+  uint8_t *muted = test_image();
+  EXPECT_STATUS(colorize_run_rgb8(classes, s, px, W, H, STRIDE, CH), COLORIZE_OK);
+  EXPECT_STATUS(colorize_settings_set_vividness(s, 0.0f), COLORIZE_OK);
+  EXPECT_STATUS(colorize_run_rgb8(classes, s, muted, W, H, STRIDE, CH), COLORIZE_OK);
+  long vivid_chroma = 0, muted_chroma = 0;
+  for (size_t y = 0; y < H; y++)
+    for (size_t x = 0; x < W; x++) {
+      const uint8_t *p = px + y * STRIDE + x * CH, *q = muted + y * STRIDE + x * CH;
+      vivid_chroma += abs(p[0] - p[1]) + abs(p[1] - p[2]);
+      muted_chroma += abs(q[0] - q[1]) + abs(q[1] - q[2]);
+    }
+  CHECK(vivid_chroma > muted_chroma, "vividness 3 (%ld) not more colourful than the default (%ld)",
+        vivid_chroma, muted_chroma);
+  free(px);
+  free(original);
+  free(muted);
+  colorize_settings_free(s);
+}
+
 static void test_progress_and_cancel(const colorize_model *m, colorize_mode mode) {
   colorize_settings *s = colorize_settings_new();
   progress_log *log = calloc(1, sizeof *log);
@@ -325,8 +364,8 @@ static void test_models(const char *model_path, int has_default, const char *ins
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 && argc != 5) {
-    fprintf(stderr, "usage: %s LINEAR_MODEL HAS_DEFAULT INSTALLED_NAME [WIDE_MODEL]\n", argv[0]);
+  if (argc < 4 || argc > 6) {
+    fprintf(stderr, "usage: %s LINEAR_MODEL HAS_DEFAULT INSTALLED_NAME [WIDE_MODEL [CLASSES_MODEL]]\n", argv[0]);
     return 2;
   }
   test_status_str();
@@ -335,9 +374,15 @@ int main(int argc, char **argv) {
   if (m) {
     test_setters(m);
     colorize_model *wide = NULL;
-    if (argc == 5) EXPECT_STATUS(colorize_model_load(argv[4], &wide), COLORIZE_OK);
+    if (argc >= 5) EXPECT_STATUS(colorize_model_load(argv[4], &wide), COLORIZE_OK);
     test_precision(m, wide);
     colorize_model_free(wide);
+    colorize_model *classes = NULL;
+    if (argc == 6) {
+      EXPECT_STATUS(colorize_model_load(argv[5], &classes), COLORIZE_OK);
+      if (classes) test_vividness(m, classes);
+      colorize_model_free(classes);
+    }
     test_progress_and_cancel(m, COLORIZE_MODE_WORKING);
     test_progress_and_cancel(m, COLORIZE_MODE_NATIVE);
     colorize_model_free(m);

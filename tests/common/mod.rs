@@ -252,6 +252,42 @@ pub fn broken_models() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         g.to_bytes(),
         phrase(format!("{} is missing", keys::TRAIN_SIZE)),
     ));
+
+    // Classification models: the temperature input must be float32 [1], after L*, and the
+    // default vividness within range.
+    let temperature_model = |dims: &[Dim], first: bool| {
+        let mut g = GraphBuilder::new("bad-temperature");
+        if first {
+            g.input(contract::TEMPERATURE_INPUT_NAME, dims);
+            g.input("L", &io_dims(1));
+        } else {
+            g.input("L", &io_dims(1));
+            g.input(contract::TEMPERATURE_INPUT_NAME, dims);
+        }
+        let y = g.conv("L", &[1.0, 1.0], &[0.0, 0.0], 2, 1, 1, 1, 0);
+        let z = g.node("Div", &[&y, contract::TEMPERATURE_INPUT_NAME], &[]);
+        g.node_named("Identity", &[&z], &["ab"], &[]);
+        g.output("ab", &io_dims(2));
+        contract_metadata(&mut g, 1, 1, 64);
+        g.to_bytes()
+    };
+    out.push((
+        "temperature of shape [2]",
+        temperature_model(&[Dim::Fixed(2)], false),
+        "must be float32 of shape [1]",
+    ));
+    out.push((
+        "temperature before L*",
+        temperature_model(&[Dim::Fixed(1)], true),
+        "must come second",
+    ));
+    let mut g = test_models::two_classes(0.1, None);
+    g.metadata(keys::DEFAULT_VIVIDNESS, "50");
+    out.push((
+        "default vividness out of range",
+        g.to_bytes(),
+        phrase(format!("{} must be a number from", keys::DEFAULT_VIVIDNESS)),
+    ));
     out
 }
 

@@ -30,6 +30,8 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
     the image's size back (as 8-bit RGB), and equals the CLI's `--precision bf16` result
     (the other cases leave the argument out, as older callers do); GIMP 2.10: an unknown
     precision is an error with the plug-in's message;
+  * GIMP 3, when the default model is a classification model: the vividness argument at 3
+    gives the CLI's `--vividness 3` result, which differs from the default vividness's;
   * cancel: with COLORIZE_GIMP_TEST_CANCEL_AT set, the plug-in cancels its own run from
     the main thread (as its Cancel button does) once the library has reported some
     progress on a larger layer; the library must return CANCELLED at its next report,
@@ -138,10 +140,13 @@ def make_inputs(work: Path) -> dict:
 # ---- running the CLI and GIMP -------------------------------------------------------
 
 
-def run_cli(src: Path, dst: Path, model, saturation: float = 1.0, precision=None) -> None:
+def run_cli(src: Path, dst: Path, model, saturation: float = 1.0, precision=None,
+            vividness=None) -> None:
     command = [str(CLI), str(src), "-o", str(dst), "--saturation", repr(saturation)]
     if precision is not None:
         command += ["--precision", precision]
+    if vividness is not None:
+        command += ["--vividness", repr(vividness)]
     if model is not None:
         command += ["--model", str(model)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
@@ -176,13 +181,14 @@ class Gimp:
                       "export": "PRECISION-U16-NON-LINEAR"}}
 
     def case_script(self, src: Path, dst: Path, model: str, saturation: float, selection,
-                    variant=None, precision=None) -> str:
+                    variant=None, precision=None, vividness=None) -> str:
         """A Script-Fu expression: open, (convert precision), (select), colorize, save,
         close. A failing call aborts the expression, so no output file is written.
         variant: None, a precision name (see PRECISIONS), "layer-mask" (the plug-in is
         handed the layer's mask instead of the layer: it must refuse) or "caught" (an
         error of the plug-in is caught and the image saved as it is then).
-        precision: None (the argument left out) or the network's precision argument."""
+        precision: None (the argument left out) or the network's precision argument.
+        vividness: None (left out) or the GIMP 3 vividness argument."""
         s, d = scheme_string(self.path(src)), scheme_string(self.path(dst))
         before, after, target, wrap = "", "", "layer", "{}"
         if variant == "caught":  # the error is caught, the image saved as it is afterwards
@@ -218,6 +224,7 @@ class Gimp:
                                     f"#:drawables (vector {target}) #:model {scheme_string(model)} "
                                     f"#:saturation {saturation!r}"
                                     + ("" if precision is None else f" #:precision {scheme_string(precision)}")
+                                    + ("" if vividness is None else f" #:vividness {vividness!r}")
                                     + ")") +
                 f"  {after}"
                 f"  (gimp-file-save RUN-NONINTERACTIVE image {d} -1)"
@@ -545,6 +552,16 @@ def main() -> int:
         run_cli(inputs["rgb8"], ref["default"], None)
     ref["bf16"] = work / "cli-bf16.png"
     run_cli(inputs["gray8"], ref["bf16"], chroma_model, precision="bf16")
+    # The vividness argument (GIMP 3) needs a classification model: the default, if it is one
+    # (the CLI refuses --vividness for a regression model).
+    vividness_case = False
+    if with_default and args.gimp == 3:
+        ref["vividness"] = work / "cli-vividness.png"
+        try:
+            run_cli(inputs["rgb8"], ref["vividness"], None, vividness=3.0)
+            vividness_case = True
+        except RuntimeError as e:
+            print(f"  (the default model takes no vividness, the vividness case is skipped: {e})")
     named = embedded_model_names()[:1]  # one embedded model by name, if there is any
     for name in named:
         ref["named"] = work / "cli-named.png"
@@ -571,7 +588,8 @@ def main() -> int:
         ("cancel", inputs["cancel"], chroma_model, 1.0, None, "caught"),
         ("default-model", inputs["rgb8"], "", 1.0, None),
         ("bf16", inputs["gray8"], chroma_model, 1.0, None),
-    ] + [("unknown-precision", inputs["rgb8"], chroma_model, 1.0, None)] * (args.gimp == 2) + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named]
+    ] + [("unknown-precision", inputs["rgb8"], chroma_model, 1.0, None)] * (args.gimp == 2) + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named] \
+      + [("vividness", inputs["rgb8"], "", 1.0, None)] * vividness_case
     # GIMP 3 checks a choice argument itself; 2.10 hands the plug-in any string.
     network_precision = {"bf16": "bf16", "unknown-precision": "f16"}  # output name -> precision argument (else left out)
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
@@ -579,7 +597,8 @@ def main() -> int:
     for name, src, model, saturation, selection, *variant in cases:
         model_arg = gimp.path(model) if isinstance(model, Path) else model
         scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection,
-                                        variant[0] if variant else None, network_precision.get(name)))
+                                        variant[0] if variant else None, network_precision.get(name),
+                                        3.0 if name == "vividness" else None))
 
     if args.gimp == 3:  # several selected layers: only GIMP 3 hands a plug-in more than one
         outputs["two-layers-top"] = work / "gimp-two-layers-top.png"
@@ -657,6 +676,13 @@ def main() -> int:
     for name in named:
         compare_to_reference(report, f"embedded model \"{name}\" by name vs CLI", outputs["named-model"],
                              ref["named"], 1, require_colour=False)
+    if vividness_case:
+        compare_to_reference(report, "vividness 3 vs CLI --vividness 3", outputs["vividness"],
+                             ref["vividness"], 1, require_colour=False)
+        both = outputs["vividness"].exists() and outputs["default-model"].exists()
+        differs = both and read_png(outputs["vividness"])[0] != read_png(outputs["default-model"])[0]
+        report.check("vividness 3 differs from the default vividness", differs,
+                     "other pixels" if differs else "the same pixels as the default (or no output)")
     if not named:
         print("  (no embedded models in src/models: the by-name case is skipped)")
 

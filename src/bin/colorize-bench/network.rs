@@ -159,7 +159,7 @@ pub fn bench_size(
     ort.load(size, size, &input_path)?;
 
     let start = Instant::now();
-    let (ours_out, _, _) = model.run_plane(l.clone(), size, size, precision)?;
+    let (ours_out, _, _) = model.run_plane(l.clone(), size, size, precision, 0.0)?;
     let ours_first_s = start.elapsed().as_secs_f64();
     let output_path = work_dir.join(format!("ort-output-{size}.f32"));
     ort.dump(size, size, &output_path)?;
@@ -184,7 +184,7 @@ pub fn bench_size(
         let time_ours = || -> Result<f64> {
             let input = l.clone();
             let start = Instant::now();
-            model.run_plane(input, size, size, precision)?;
+            model.run_plane(input, size, size, precision, 0.0)?;
             Ok(start.elapsed().as_secs_f64())
         };
         let (a, b) = if round % 2 == 0 {

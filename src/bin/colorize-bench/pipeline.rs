@@ -153,7 +153,7 @@ pub fn run(
         let (pw, ph) = s.working_shape;
         let plane = vec![50.0f32; pw * ph];
         let (_, t) = timed(|| {
-            Ok(model.run_plane(plane, pw, ph, colorize::Options::default().precision)?)
+            Ok(model.run_plane(plane, pw, ph, colorize::Options::default().precision, 0.0)?)
         })?;
         s.network_s = t;
         // Re-time the whole prediction warm, so the plan build is not in the split.

@@ -11,10 +11,15 @@ use tract_onnx::tract_core::plan::{eval, SimpleState};
 
 pub fn run(model_path: &Path, size: usize, runs: usize) -> Result<()> {
     let start = Instant::now();
-    let typed = tract_onnx::onnx()
+    let mut network = tract_onnx::onnx()
         .model_for_path(model_path)?
-        .with_input_fact(0, f32::fact([1, 1, size, size]).into())?
-        .into_optimized()?; // knobs: from the environment or --tract-knob, not Model's
+        .with_input_fact(0, f32::fact([1, 1, size, size]).into())?;
+    // A classification model's second input, the softmax temperature, at 1.
+    let with_temperature = network.input_outlets()?.len() == 2;
+    if with_temperature {
+        network = network.with_input_fact(1, f32::fact([1]).into())?;
+    }
+    let typed = network.into_optimized()?; // knobs: from the environment or --tract-knob, not Model's
     let plan = Arc::new(TypedSimplePlan::new(typed)?);
     println!(
         "optimized plan for {size}x{size} in {:.0} ms",
@@ -35,7 +40,14 @@ pub fn run(model_path: &Path, size: usize, runs: usize) -> Result<()> {
             let start = Instant::now();
             state
                 .run_plan_with_eval(
-                    tvec!(input.clone().into_tvalue()),
+                    if with_temperature {
+                        tvec!(
+                            input.clone().into_tvalue(),
+                            tensor1(&[1.0f32]).into_tvalue()
+                        )
+                    } else {
+                        tvec!(input.clone().into_tvalue())
+                    },
                     |session, op_state, node, inputs| {
                         let t = Instant::now();
                         let out = eval(session, op_state, node, inputs);

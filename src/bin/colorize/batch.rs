@@ -1209,9 +1209,14 @@ pub fn run(cli: &Cli) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        if let Err(e) = model.temperature_for(cli.vividness.unwrap_or(0.0)) {
+            note!("colorize: --vividness: {e}");
+            return ExitCode::from(2);
+        }
         let options = colorize::Options {
             working_size: cli.size.unwrap_or(0),
             saturation: cli.saturation,
+            vividness: cli.vividness.unwrap_or(0.0),
             mode: match cli.mode {
                 CliMode::Working => colorize::Mode::Working,
                 CliMode::Native => colorize::Mode::Native,

@@ -24,7 +24,8 @@ pub struct CompareArgs {
     #[arg(required = true)]
     images: Vec<PathBuf>,
 
-    /// Models: embedded names or ONNX file paths, comma-separated or repeated.
+    /// Models: embedded names or ONNX file paths, comma-separated or repeated; `NAME@V`
+    /// runs a classification model at vividness V (e.g. `vivid@1.5,vivid@3`).
     #[arg(short, long, value_delimiter = ',', required = true)]
     models: Vec<String>,
 
@@ -79,12 +80,23 @@ fn compare(args: &CompareArgs) -> Result<(), String> {
     }
     let mut models = Vec::new();
     for spec in &args.models {
-        models.push(crate::load_model(spec).map_err(|e| format!("model {spec}: {e}"))?);
+        // A suffix that is not a number belongs to the name (a file path may hold '@').
+        let (name, vividness) = spec
+            .rsplit_once('@')
+            .and_then(|(name, v)| Some((name, v.parse::<f32>().ok()?)))
+            .unwrap_or((spec.as_str(), 0.0));
+        let model = crate::load_model(name).map_err(|e| format!("model {name}: {e}"))?;
+        let options = colorize::Options {
+            working_size: args.working_size.unwrap_or(0),
+            vividness,
+            ..Default::default()
+        };
+        options
+            .validate()
+            .and_then(|()| model.temperature_for(vividness).map(|_| ()))
+            .map_err(|e| format!("model {spec}: {e}"))?;
+        models.push((model, options));
     }
-    let options = colorize::Options {
-        working_size: args.working_size.unwrap_or(0),
-        ..Default::default()
-    };
 
     let mut rows = Vec::new();
     for path in &paths {
@@ -95,11 +107,11 @@ fn compare(args: &CompareArgs) -> Result<(), String> {
             metrics::colourfulness_rgb8(&photo).map_err(|e| bad(&e))? >= GREY_COLOURFULNESS;
         let grey_pixels = metrics::grayscale_baseline_rgb8(&photo).map_err(|e| bad(&e))?;
         let mut outputs = Vec::new();
-        for (spec, model) in args.models.iter().zip(&models) {
+        for (spec, (model, options)) in args.models.iter().zip(&models) {
             let mut pixels = grey_pixels.clone();
             colorize::colorize_rgb8(
                 model,
-                &options,
+                options,
                 &mut pixels,
                 w as usize,
                 h as usize,

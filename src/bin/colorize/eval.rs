@@ -51,6 +51,12 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
     saturation: f32,
 
+    /// Vividness of classification models, comma-separated for one row each (e.g.
+    /// `1,1.5,2.5`); 0 = each model's default. Regression models get one row, at their own
+    /// colour.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.0f32])]
+    vividness: Vec<f32>,
+
     /// Arithmetic of the network (see `colorize --help`).
     #[arg(long, value_enum, default_value_t = crate::CliPrecision::from(colorize::Precision::default()))]
     precision: crate::CliPrecision,
@@ -180,17 +186,33 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
         return Err("--size must be at least 1".into());
     }
     let paths = photo_paths(&args.folder, args.files_from.as_deref(), args.limit)?;
-    let mut models = Vec::new();
-    for spec in &args.model {
-        let model = crate::load_model(spec).map_err(|e| format!("model {spec}: {e}"))?;
-        models.push((spec.clone(), model));
-    }
     let options = colorize::Options {
         working_size: args.working_size.unwrap_or(0),
         saturation: args.saturation,
         precision: args.precision.into(),
         ..Default::default()
     };
+    // One scored row per model, and per vividness for a classification model.
+    let mut models = Vec::new();
+    for spec in &args.model {
+        let model = crate::load_model(spec).map_err(|e| format!("model {spec}: {e}"))?;
+        match model.default_vividness() {
+            Some(default) => {
+                for &vividness in &args.vividness {
+                    let shown = if vividness == 0.0 { default } else { vividness };
+                    let row_options = colorize::Options {
+                        vividness,
+                        ..options
+                    };
+                    row_options
+                        .validate()
+                        .map_err(|e| format!("--vividness: {e}"))?;
+                    models.push((format!("{spec} @{shown}"), model.clone(), row_options));
+                }
+            }
+            None => models.push((spec.clone(), model, options)),
+        }
+    }
 
     let mut rows = vec![Row {
         name: "grayscale (a*=b*=0)".into(),
@@ -198,7 +220,7 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
         summary: ScoreSummary::new(),
         colorize_time: Duration::ZERO,
     }];
-    rows.extend(models.iter().map(|(spec, model)| {
+    rows.extend(models.iter().map(|(spec, model, _)| {
         Row {
             name: spec.clone(),
             loss: model
@@ -223,10 +245,10 @@ fn evaluate(args: &EvalArgs) -> Result<Report, String> {
         let grey = metrics::grayscale_baseline_rgb8(&truth)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         rows[0].summary.add(&score(&grey)?);
-        for ((spec, model), row) in models.iter().zip(&mut rows[1..]) {
+        for ((spec, model, options), row) in models.iter().zip(&mut rows[1..]) {
             let mut output = grey.clone();
             let start = Instant::now();
-            colorize::colorize_rgb8(model, &options, &mut output, w, h, w * 3, 3)
+            colorize::colorize_rgb8(model, options, &mut output, w, h, w * 3, 3)
                 .map_err(|e| format!("{}: model {spec}: {e}", path.display()))?;
             row.colorize_time += start.elapsed();
             row.summary.add(&score(&output)?);

@@ -74,6 +74,12 @@ pub struct Cli {
     #[arg(long, default_value_t = 1.0)]
     pub saturation: f32,
 
+    /// How vivid a classification model's colours are (default: the model's own; 1 = the
+    /// mean of its predicted colours, muted; higher = nearer the most likely colour, more
+    /// vivid and patchier; 0.1 to 10). Regression models such as `general` refuse it.
+    #[arg(long, value_name = "V")]
+    pub vividness: Option<f32>,
+
     /// working: run at the working size and upsample colour (fast); native: full resolution in tiles.
     #[arg(long, value_enum, default_value_t = CliMode::Working)]
     pub mode: CliMode,
@@ -338,11 +344,18 @@ fn main() -> ExitCode {
     let checked = colorize::Options {
         working_size: cli.size.unwrap_or(0),
         saturation: cli.saturation,
+        vividness: cli.vividness.unwrap_or(0.0),
         tile_size: cli.tile_size.unwrap_or(0),
         ..Default::default()
     };
     if let Err(e) = checked.validate() {
-        eprintln!("colorize: {e} (--saturation, --size, --tile-size)");
+        eprintln!("colorize: {e} (--saturation, --vividness, --size, --tile-size)");
+        return ExitCode::from(2);
+    }
+    if cli.vividness == Some(0.0) {
+        eprintln!(
+            "colorize: --vividness must be from 0.1 to 10 (leave it out for the model's default)"
+        );
         return ExitCode::from(2);
     }
     if cli.size == Some(0) || cli.tile_size == Some(0) {
