@@ -70,6 +70,115 @@ pub struct Carried {
     /// text chunks, or an `eXIf` chunk after the image data): its orientation is applied
     /// here, so that it can be reset in the output like any other.
     pub orientation_not_applied: bool,
+    /// The XMP came compressed (a PNG `zTXt`, or an `iTXt` with its compression flag): a PNG
+    /// output keeps it compressed.
+    pub xmp_compressed: bool,
+    /// The blocks of the input's metadata that its output does not carry (over a cap, or
+    /// not whole), each said in a note by [`take_in`].
+    pub dropped: Vec<Dropped>,
+    /// Why a file of a known format cannot be taken as one image (a TIFF whose directories
+    /// loop): the input's error, before it is decoded.
+    pub broken: Option<String>,
+    /// The input's name in notes, set by [`take_in`].
+    label: String,
+}
+
+/// Caps on the metadata an output carries (docs/reliability.md, "Carried metadata:
+/// limits"). A block over its cap, or one that does not parse whole, is dropped with a
+/// note naming it; no block is ever cut. A compressed block (PNG `iCCP`, `zTXt`, `iTXt`)
+/// is measured inflated, and is inflated no further than one byte past its cap.
+///
+/// EXIF: what one JPEG APP1 segment holds after `Exif\0\0`. Cameras write JPEG, so their
+/// EXIF (thumbnail included) is never larger, nor is one copied from a JPEG elsewhere.
+pub const EXIF_CAP: usize = 65_533 - 6;
+/// IPTC-IIM: what one JPEG APP13 segment holds after `Photoshop 3.0\0` and the resource's
+/// 12-byte header and padding; captions and keywords take a few KB.
+pub const IPTC_CAP: usize = 65_533 - 14 - 12 - 1;
+/// ICC profile: display and camera profiles (matrix and curves) take 0.5-4 KB, LUT-based
+/// RGB profiles up to about 1 MB, the largest printer (CMYK LUT) profiles 2-3 MB.
+pub const ICC_CAP: usize = 4 << 20;
+/// XMP packet: a camera's or Lightroom's takes 5-100 KB, Photoshop's with a long edit
+/// history or document-ancestor list up to a few MB.
+pub const XMP_CAP: usize = 4 << 20;
+/// All carried blocks together: one block at its cap and everything else of ordinary size
+/// (a real photo's blocks together take well under 1 MB), so that a small hostile input
+/// never grows into an output more than this over its pixels.
+pub const TOTAL_CAP: usize = 6 << 20;
+/// What is read of a block of Photoshop image resources (TIFF tag 34377, ImageMagick's
+/// `Raw profile type 8bim`) to find its IPTC: Photoshop keeps thumbnails and layer
+/// information there too. Only the IPTC inside is carried.
+const RESOURCES_READ_CAP: usize = 16 << 20;
+
+/// The kinds of carried block, each with its cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block {
+    Icc,
+    Exif,
+    Xmp,
+    Iptc,
+    Resolution,
+}
+
+impl Block {
+    fn name(self) -> &'static str {
+        match self {
+            Block::Icc => "ICC profile",
+            Block::Exif => "EXIF",
+            Block::Xmp => "XMP packet",
+            Block::Iptc => "IPTC",
+            Block::Resolution => "resolution",
+        }
+    }
+
+    fn cap(self) -> usize {
+        match self {
+            Block::Icc => ICC_CAP,
+            Block::Exif => EXIF_CAP,
+            Block::Xmp => XMP_CAP,
+            Block::Iptc => IPTC_CAP,
+            Block::Resolution => usize::MAX,
+        }
+    }
+
+    /// Whether `data` parses whole as a block of this kind; the reason when not.
+    fn whole(self, data: &[u8]) -> Result<(), String> {
+        match self {
+            Block::Icc => icc_whole(data),
+            Block::Exif => exif_whole(data),
+            Block::Xmp => xmp_whole(data),
+            Block::Iptc => {
+                if iim_is_whole(data) {
+                    Ok(())
+                } else {
+                    Err("is not a whole sequence of IPTC-IIM datasets".into())
+                }
+            }
+            Block::Resolution => Ok(()),
+        }
+    }
+}
+
+/// A block of the input's metadata that its output does not carry, and why, in words:
+/// "XMP packet (PNG iTXt chunk 'XML:com.adobe.xmp') inflates to more than 4 MiB, its cap".
+#[derive(Clone, Debug)]
+pub struct Dropped {
+    pub block: Block,
+    pub what: String,
+}
+
+/// A size in words: whole MiB as such, else bytes.
+fn size_text(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A line on stderr; a closed or failing stderr is ignored.
+fn note(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 impl Carried {
@@ -86,12 +195,11 @@ impl Carried {
             if file.rewind().is_err() {
                 return Carried::default();
             }
-            return read_tiff(std::io::BufReader::new(file), head.starts_with(b"II"))
-                .unwrap_or_else(|| Carried {
-                    format: Some(ImageFormat::Tiff),
-                    images: 1,
-                    ..Carried::default()
-                });
+            return read_tiff(std::io::BufReader::new(file)).unwrap_or_else(|| Carried {
+                format: Some(ImageFormat::Tiff),
+                images: 1,
+                ..Carried::default()
+            });
         }
         // Past 1 GiB the decoder refuses the file anyway (its input limit is lower).
         let mut bytes = head[..n].to_vec();
@@ -108,9 +216,7 @@ impl Carried {
             Some(ImageFormat::Jpeg) => read_jpeg(bytes),
             Some(ImageFormat::Png) => read_png(bytes),
             Some(ImageFormat::WebP) => read_webp(bytes),
-            Some(ImageFormat::Tiff) => {
-                read_tiff(Cursor::new(bytes), bytes.starts_with(b"II")).unwrap_or_default()
-            }
+            Some(ImageFormat::Tiff) => read_tiff(Cursor::new(bytes)).unwrap_or_default(),
             Some(ImageFormat::Gif) => Carried {
                 images: gif_frames(bytes),
                 ..Carried::default()
@@ -149,6 +255,83 @@ impl Carried {
         self.iptc = None;
         self.dpi = None;
     }
+
+    /// Records that the `block` found at `place` is not carried, and why.
+    fn drop_block(&mut self, block: Block, place: &str, why: impl std::fmt::Display) {
+        self.dropped.push(Dropped {
+            block,
+            what: format!("{} ({place}) {why}", block.name()),
+        });
+    }
+
+    /// `data` (or the reason it could not be had) as the `block` found at `place`: a copy
+    /// when it is within its cap and parses whole; else none, and the reason recorded.
+    fn accept(
+        &mut self,
+        block: Block,
+        place: &str,
+        data: Result<&[u8], String>,
+    ) -> Option<Vec<u8>> {
+        let why = match data {
+            Ok(data) if data.len() > block.cap() => format!(
+                "is {} bytes, over its cap of {}",
+                data.len(),
+                size_text(block.cap())
+            ),
+            Ok(data) => match block.whole(data) {
+                Ok(()) => return Some(data.to_vec()),
+                Err(why) => why,
+            },
+            Err(why) => why,
+        };
+        self.drop_block(block, place, why);
+        None
+    }
+
+    /// [`Carried::accept`] of a block that may be absent (`Ok(None)`).
+    fn accept_found(
+        &mut self,
+        block: Block,
+        place: &str,
+        found: Result<Option<Vec<u8>>, String>,
+    ) -> Option<Vec<u8>> {
+        match found {
+            Ok(None) => None,
+            Ok(Some(data)) => self.accept(block, place, Ok(&data)),
+            Err(why) => self.accept(block, place, Err(why)),
+        }
+    }
+
+    /// Takes the blocks in the order ICC (the colour meaning of the pixels), EXIF, IPTC,
+    /// XMP (the largest and most often bloated) and drops one that would take them together
+    /// over [`TOTAL_CAP`]; returns the notes.
+    fn within_total(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let mut total = 0usize;
+        for block in [Block::Icc, Block::Exif, Block::Iptc, Block::Xmp] {
+            let slot = match block {
+                Block::Icc => &mut self.icc,
+                Block::Exif => &mut self.exif,
+                Block::Iptc => &mut self.iptc,
+                _ => &mut self.xmp,
+            };
+            if let Some(data) = slot {
+                if total + data.len() > TOTAL_CAP {
+                    notes.push(format!(
+                        "its {} of {} bytes would take the metadata carried over its total \
+                         cap of {}",
+                        block.name(),
+                        data.len(),
+                        size_text(TOTAL_CAP)
+                    ));
+                    *slot = None;
+                } else {
+                    total += data.len();
+                }
+            }
+        }
+        notes
+    }
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -167,6 +350,7 @@ const EXIF_PREFIX: &[u8] = b"Exif\0\0";
 const XMP_PREFIX: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 const ICC_PREFIX: &[u8] = b"ICC_PROFILE\0";
 const PHOTOSHOP_PREFIX: &[u8] = b"Photoshop 3.0\0";
+const XMP_EXTENSION_PREFIX: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
 
 /// The IJG (libjpeg) luminance quantisation table at quality 50; a quality's table is
 /// this one scaled, so the scale of an input's table gives back its quality.
@@ -190,27 +374,248 @@ fn estimate_quality(table: &[u16]) -> u8 {
     quality.round().clamp(1.0, 100.0) as u8
 }
 
-fn strip_exif_prefix(data: &[u8]) -> Vec<u8> {
-    data.strip_prefix(EXIF_PREFIX).unwrap_or(data).to_vec()
+fn strip_exif_prefix(data: &[u8]) -> &[u8] {
+    data.strip_prefix(EXIF_PREFIX).unwrap_or(data)
 }
 
-/// IPTC-IIM from Photoshop image resources (`8BIM` blocks), resource 0x0404.
-fn iptc_from_resources(mut data: &[u8]) -> Option<Vec<u8>> {
+/// IPTC-IIM from Photoshop image resources (`8BIM` blocks), resource 0x0404: `Ok(None)`
+/// when there is none, an error in words when a resource runs past the end of the block.
+fn iptc_from_resources(mut data: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let total = data.len();
     while data.len() >= 12 && data.starts_with(b"8BIM") {
-        let id = be16(data, 4)?;
-        let name_len = usize::from(*data.get(6)?);
+        let past_end = || format!("are not whole: a resource runs past their end ({total} bytes)");
+        let id = be16(data, 4).ok_or_else(past_end)?;
+        let name_len = usize::from(data[6]);
         // The Pascal name with its length byte is padded to an even size.
         let name_total = (name_len + 1 + 1) & !1;
         let size_at = 6 + name_total;
-        let size = be32(data, size_at)? as usize;
+        let size = be32(data, size_at).ok_or_else(past_end)? as usize;
         let start = size_at + 4;
-        let body = data.get(start..start.checked_add(size)?)?;
+        let Some(body) = start.checked_add(size).and_then(|end| data.get(start..end)) else {
+            return Err(format!(
+                "are not whole: resource 0x{id:04x} declares {size} bytes, past their end \
+                 ({total} bytes)"
+            ));
+        };
         if id == 0x0404 {
-            return Some(body.to_vec());
+            return Ok(Some(body.to_vec()));
         }
-        data = data.get(start + ((size + 1) & !1)..)?;
+        let Some(rest) = data.get(start + ((size + 1) & !1)..) else {
+            return Ok(None);
+        };
+        data = rest;
     }
-    None
+    Ok(None)
+}
+
+/// Whether an ICC profile parses whole: its header (size, `acsp`), its tag table and every
+/// tag's data inside the size it declares, which the block holds.
+fn icc_whole(icc: &[u8]) -> Result<(), String> {
+    if icc.len() < 132 {
+        return Err(format!(
+            "is {} bytes, shorter than an ICC header and tag count (132 bytes)",
+            icc.len()
+        ));
+    }
+    if &icc[36..40] != b"acsp" {
+        return Err("has no 'acsp' signature: it is not an ICC profile".into());
+    }
+    let declared = be32(icc, 0).unwrap_or(0) as usize;
+    if declared > icc.len() || declared < 132 {
+        return Err(format!("declares {declared} bytes but holds {}", icc.len()));
+    }
+    let tags = u64::from(be32(icc, 128).unwrap_or(0));
+    if 132 + 12 * tags > declared as u64 {
+        return Err(format!(
+            "declares {tags} tags, whose table runs past its end ({declared} bytes)"
+        ));
+    }
+    for i in 0..tags as usize {
+        let entry = 132 + 12 * i;
+        let (offset, size) = (
+            be32(icc, entry + 4).unwrap_or(0),
+            be32(icc, entry + 8).unwrap_or(0),
+        );
+        if u64::from(offset) + u64::from(size) > declared as u64 {
+            let signature = String::from_utf8_lossy(&icc[entry..entry + 4]).into_owned();
+            return Err(format!(
+                "has its tag '{signature}' at {offset}+{size}, past its end ({declared} bytes)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether EXIF (a TIFF structure) parses whole: its header, every directory it links
+/// (IFD0's chain, the EXIF, GPS and interoperability directories), every entry and every
+/// value inside the block, and no directory reached twice (a loop). Values of a type TIFF
+/// does not define are skipped, as readers skip them; a maker note's inside is not read.
+fn exif_whole(exif: &[u8]) -> Result<(), String> {
+    let little = match exif.get(..4) {
+        Some(b"II*\0") => true,
+        Some(b"MM\0*") => false,
+        _ => return Err("does not start with a TIFF header (II*\\0 or MM\\0*)".into()),
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        let v: [u8; 2] = exif.get(at..at.checked_add(2)?)?.try_into().ok()?;
+        Some(if little {
+            u16::from_le_bytes(v)
+        } else {
+            u16::from_be_bytes(v)
+        })
+    };
+    let u32_at = |at: usize| -> Option<u32> {
+        let v: [u8; 4] = exif.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(v)
+        } else {
+            u32::from_be_bytes(v)
+        })
+    };
+    let len = exif.len();
+    let first = u32_at(4).ok_or("ends inside its TIFF header")?;
+    // (offset, in IFD0's chain): the chain's next links are followed, a sub-directory's not.
+    let mut pending = vec![(first as usize, true)];
+    let mut seen: Vec<usize> = Vec::new();
+    while let Some((ifd, chain)) = pending.pop() {
+        if seen.contains(&ifd) {
+            return Err(format!(
+                "links its directory at offset {ifd} twice: its directories loop"
+            ));
+        }
+        if seen.len() >= 64 {
+            return Err("links more than 64 directories".into());
+        }
+        seen.push(ifd);
+        let count = u16_at(ifd).ok_or_else(|| {
+            format!("links a directory at offset {ifd}, past its end ({len} bytes)")
+        })?;
+        let entries = ifd + 2;
+        let end = entries + 12 * usize::from(count);
+        if end > len {
+            return Err(format!(
+                "has a directory at offset {ifd} of {count} entries, past its end ({len} bytes)"
+            ));
+        }
+        for i in 0..usize::from(count) {
+            let entry = entries + 12 * i;
+            let (tag, kind) = (u16_at(entry).unwrap_or(0), u16_at(entry + 2).unwrap_or(0));
+            let values = u32_at(entry + 4).unwrap_or(0);
+            let value_at = u32_at(entry + 8).unwrap_or(0);
+            let size: u64 = match kind {
+                1 | 2 | 6 | 7 => 1,
+                3 | 8 => 2,
+                4 | 9 | 11 | 13 => 4,
+                5 | 10 | 12 => 8,
+                _ => continue,
+            };
+            let bytes = u64::from(values) * size;
+            if bytes > 4 && u64::from(value_at) + bytes > len as u64 {
+                return Err(format!(
+                    "has an entry (tag 0x{tag:04x}) of {values} values at offset {value_at}, \
+                     past its end ({len} bytes)"
+                ));
+            }
+            if matches!(tag, 0x8769 | 0x8825 | 0xA005) && matches!(kind, 4 | 13) && values == 1 {
+                pending.push((value_at as usize, false));
+            }
+        }
+        // IFD1 (the thumbnail's) and on; a directory may end the block without the link.
+        if chain {
+            if let Some(next) = u32_at(end).filter(|&next| next != 0) {
+                pending.push((next as usize, true));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether an XMP packet parses whole: UTF-8 XML with one root element, every element
+/// closed in order, no text outside the root but white space (the packet's padding), no
+/// DOCTYPE (XMP has none; entity definitions are a known way to blow up XML readers).
+/// Processing instructions (the `xpacket` wrapper) and comments may stand anywhere.
+fn xmp_whole(xmp: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(xmp).map_err(|e| format!("is not UTF-8 text ({e})"))?;
+    let cut = || "ends inside a tag: the packet is cut".to_string();
+    let mut open: Vec<&str> = Vec::new();
+    let mut root_seen = false;
+    let mut rest = text.strip_prefix('\u{feff}').unwrap_or(text);
+    loop {
+        let (before, tag) = match rest.find('<') {
+            Some(at) => (&rest[..at], Some(&rest[at..])),
+            None => (rest, None),
+        };
+        if open.is_empty() && !before.chars().all(|c| c.is_ascii_whitespace() || c == '\0') {
+            return Err("has text outside its root element".into());
+        }
+        let Some(tag) = tag else { break };
+        let skip_past = |from: &'static str, to: &str| -> Result<usize, String> {
+            let body = &tag[from.len()..];
+            body.find(to)
+                .map(|at| from.len() + at + to.len())
+                .ok_or_else(cut)
+        };
+        if tag.starts_with("<?") {
+            rest = &tag[skip_past("<?", "?>")?..];
+        } else if tag.starts_with("<!--") {
+            rest = &tag[skip_past("<!--", "-->")?..];
+        } else if tag.starts_with("<![CDATA[") && !open.is_empty() {
+            rest = &tag[skip_past("<![CDATA[", "]]>")?..];
+        } else if tag.starts_with("<!") {
+            return Err("holds a DOCTYPE or other declaration, which XMP never has".into());
+        } else if let Some(body) = tag.strip_prefix("</") {
+            let end = body.find('>').ok_or_else(cut)?;
+            let name = body[..end].trim_end();
+            match open.pop() {
+                Some(o) if o == name => {}
+                Some(o) => return Err(format!("closes <{name}> where <{o}> is open")),
+                None => return Err(format!("closes <{name}>, which is not open")),
+            }
+            rest = &body[end + 1..];
+        } else {
+            let body = &tag[1..];
+            let name_end = body
+                .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+                .unwrap_or(body.len());
+            let name = &body[..name_end];
+            if name.is_empty() {
+                return Err("has a '<' that starts no element".into());
+            }
+            let mut quote = None;
+            let mut end = None;
+            for (at, c) in body[name_end..].char_indices() {
+                match (quote, c) {
+                    (Some(q), c) if c == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, '"' | '\'') => quote = Some(c),
+                    (None, '>') => {
+                        end = Some(name_end + at);
+                        break;
+                    }
+                    (None, '<') => return Err(format!("has a '<' inside the tag <{name}>")),
+                    _ => {}
+                }
+            }
+            let end = end.ok_or_else(cut)?;
+            if open.is_empty() {
+                if root_seen {
+                    return Err("has two root elements".into());
+                }
+                root_seen = true;
+            }
+            if !body[..end].ends_with('/') {
+                open.push(name);
+            }
+            rest = &body[end + 1..];
+        }
+    }
+    if let Some(o) = open.last() {
+        return Err(format!("ends with <{o}> still open: the packet is cut"));
+    }
+    if !root_seen {
+        return Err("holds no XML element".into());
+    }
+    Ok(())
 }
 
 /// Whether `iim` is a sequence of whole IPTC-IIM datasets (0x1C, record, dataset, 16-bit
@@ -249,7 +654,9 @@ fn resources_from_iptc(iptc: &[u8]) -> Vec<u8> {
 
 fn read_jpeg(b: &[u8]) -> Carried {
     let mut carried = Carried::default();
-    let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
+    // (sequence number, count, data) of each APP2 ICC_PROFILE segment.
+    let mut icc_chunks: Vec<(u8, u8, &[u8])> = Vec::new();
+    let mut extended_xmp = 0;
     let mut at = 2;
     while at + 4 <= b.len() && b[at] == 0xFF {
         let marker = b[at + 1];
@@ -279,22 +686,41 @@ fn read_jpeg(b: &[u8]) -> Carried {
                         2 => Some(2.54),
                         _ => None,
                     };
-                    if let Some(f) = per_inch.filter(|_| x > 0 && y > 0) {
-                        carried.dpi = Some((f64::from(x) * f, f64::from(y) * f));
+                    if let Some(f) = per_inch {
+                        if x > 0 && y > 0 {
+                            carried.dpi = Some((f64::from(x) * f, f64::from(y) * f));
+                        } else {
+                            carried.drop_block(
+                                Block::Resolution,
+                                "JPEG JFIF segment",
+                                format!("is {x}x{y} per unit"),
+                            );
+                        }
                     }
                 }
             }
             0xE1 if payload.starts_with(EXIF_PREFIX) && carried.exif.is_none() => {
-                carried.exif = Some(strip_exif_prefix(payload));
+                carried.exif = carried.accept(
+                    Block::Exif,
+                    "JPEG APP1 segment",
+                    Ok(strip_exif_prefix(payload)),
+                );
             }
             0xE1 if payload.starts_with(XMP_PREFIX) && carried.xmp.is_none() => {
-                carried.xmp = Some(payload[XMP_PREFIX.len()..].to_vec());
+                carried.xmp = carried.accept(
+                    Block::Xmp,
+                    "JPEG APP1 segment",
+                    Ok(&payload[XMP_PREFIX.len()..]),
+                );
             }
+            0xE1 if payload.starts_with(XMP_EXTENSION_PREFIX) => extended_xmp += 1,
             0xE2 if payload.starts_with(ICC_PREFIX) && payload.len() > 14 => {
-                icc_chunks.push((payload[12], &payload[14..]));
+                icc_chunks.push((payload[12], payload[13], &payload[14..]));
             }
             0xED if payload.starts_with(PHOTOSHOP_PREFIX) => {
-                carried.iptc = iptc_from_resources(&payload[PHOTOSHOP_PREFIX.len()..]);
+                let found = iptc_from_resources(&payload[PHOTOSHOP_PREFIX.len()..])
+                    .map_err(|why| format!("comes from Photoshop resources that {why}"));
+                carried.iptc = carried.accept_found(Block::Iptc, "JPEG APP13 segment", found);
             }
             0xDB => {
                 let mut t = payload;
@@ -332,74 +758,158 @@ fn read_jpeg(b: &[u8]) -> Carried {
         }
         at += 2 + len;
     }
-    icc_chunks.sort_by_key(|(sequence, _)| *sequence);
+    if extended_xmp > 0 {
+        carried.drop_block(
+            Block::Xmp,
+            &format!("extended XMP, {extended_xmp} JPEG APP1 segment(s)"),
+            "is not read: only the main packet is carried",
+        );
+    }
     if !icc_chunks.is_empty() {
-        carried.icc = Some(icc_chunks.concat_data());
+        carried.icc = carried.accept(
+            Block::Icc,
+            "JPEG APP2 segments",
+            icc_of_chunks(icc_chunks).as_deref().map_err(Clone::clone),
+        );
     }
     carried
 }
 
-trait ConcatData {
-    fn concat_data(&self) -> Vec<u8>;
+/// The ICC profile of a JPEG's APP2 chunks: each numbered once from 1 to the count they
+/// all give, joined in that order; within the cap.
+fn icc_of_chunks(mut chunks: Vec<(u8, u8, &[u8])>) -> Result<Vec<u8>, String> {
+    let count = chunks[0].1;
+    chunks.sort_by_key(|&(sequence, _, _)| sequence);
+    let numbered = chunks.len() == usize::from(count)
+        && chunks
+            .iter()
+            .enumerate()
+            .all(|(i, &(sequence, n, _))| n == count && usize::from(sequence) == i + 1);
+    if !numbered {
+        let mut numbers: Vec<String> = chunks
+            .iter()
+            .take(8)
+            .map(|&(sequence, n, _)| format!("{sequence} of {n}"))
+            .collect();
+        if chunks.len() > 8 {
+            numbers.push("...".into());
+        }
+        return Err(format!(
+            "is in {} chunks numbered {}, not 1 to {count} once each",
+            chunks.len(),
+            numbers.join(", ")
+        ));
+    }
+    let size: usize = chunks.iter().map(|(_, _, data)| data.len()).sum();
+    if size > ICC_CAP {
+        return Err(format!(
+            "is {size} bytes, over its cap of {}",
+            size_text(ICC_CAP)
+        ));
+    }
+    Ok(chunks
+        .iter()
+        .flat_map(|(_, _, data)| data.iter().copied())
+        .collect())
 }
 
-impl ConcatData for Vec<(u8, &[u8])> {
-    fn concat_data(&self) -> Vec<u8> {
-        self.iter().flat_map(|(_, d)| d.iter().copied()).collect()
+/// Inflates zlib data of at most `cap` bytes: more is an error, found after inflating
+/// one byte past the cap (so a bomb costs no more), as is a stream that does not inflate.
+fn inflate(data: &[u8], cap: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(data)
+        .take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("does not inflate ({e})"))?;
+    if out.len() > cap {
+        return Err(format!("inflates to more than {}, its cap", size_text(cap)));
+    }
+    Ok(out)
+}
+
+/// The most text that ImageMagick's hex form of a block of up to `cap` bytes takes: two
+/// digits a byte, a line break every 36 bytes, a header.
+fn raw_profile_cap(cap: usize) -> usize {
+    2 * cap + cap / 36 + 64
+}
+
+/// ImageMagick's PNG text form of a profile: `\nNAME\n   LENGTH\nHEX...`, which must hold
+/// exactly the bytes it declares.
+fn raw_profile(text: &[u8]) -> Result<Vec<u8>, String> {
+    let form = || "is not in ImageMagick's raw profile form (name, length, hex digits)".to_string();
+    let text = std::str::from_utf8(text).map_err(|_| form())?;
+    let mut lines = text.trim_start().splitn(3, '\n');
+    let _name = lines.next().ok_or_else(form)?;
+    let length: usize = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(form)?;
+    let digits = lines.next().ok_or_else(form)?;
+    if !digits
+        .bytes()
+        .all(|c| c.is_ascii_hexdigit() || c.is_ascii_whitespace())
+    {
+        return Err(form());
+    }
+    let hex: Vec<u8> = digits.bytes().filter(u8::is_ascii_hexdigit).collect();
+    if hex.len() != 2 * length {
+        return Err(format!(
+            "declares {length} bytes but holds {} hex digits",
+            hex.len()
+        ));
+    }
+    let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+    Ok(hex
+        .chunks_exact(2)
+        .map(|p| digit(p[0]) << 4 | digit(p[1]))
+        .collect())
+}
+
+/// A PNG tEXt/zTXt/iTXt chunk: its keyword and its text as stored.
+struct PngText<'a> {
+    keyword: String,
+    stored: &'a [u8],
+    compressed: bool,
+}
+
+impl PngText<'_> {
+    /// The text, inflated when compressed; an error when it is over `cap` bytes.
+    fn text(&self, cap: usize) -> Result<Vec<u8>, String> {
+        if self.compressed {
+            inflate(self.stored, cap)
+        } else if self.stored.len() > cap {
+            Err(format!(
+                "is {} bytes, over its cap of {}",
+                self.stored.len(),
+                size_text(cap)
+            ))
+        } else {
+            Ok(self.stored.to_vec())
+        }
     }
 }
 
-/// Inflates zlib data, up to 64 MiB (more is no metadata).
-fn inflate(data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::ZlibDecoder::new(data)
-        .take(64 << 20)
-        .read_to_end(&mut out)
-        .ok()?;
-    Some(out)
-}
-
-/// ImageMagick's PNG text form of a profile: `\nNAME\n   LENGTH\nHEX...`.
-fn raw_profile(text: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(text).ok()?;
-    let mut lines = text.trim_start().splitn(3, '\n');
-    let _name = lines.next()?;
-    let length: usize = lines.next()?.trim().parse().ok()?;
-    let hex: Vec<u8> = lines
-        .next()?
-        .bytes()
-        .filter(|c| c.is_ascii_hexdigit())
-        .collect();
-    let bytes: Vec<u8> = hex
-        .chunks_exact(2)
-        .filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect();
-    (bytes.len() >= length).then(|| bytes[..length].to_vec())
-}
-
-/// A PNG tEXt/zTXt/iTXt chunk's keyword and text.
-fn png_text(kind: &[u8], data: &[u8]) -> Option<(String, Vec<u8>)> {
+fn png_text<'a>(kind: &[u8], data: &'a [u8]) -> Option<PngText<'a>> {
     let nul = data.iter().position(|&c| c == 0)?;
     let keyword = String::from_utf8_lossy(&data[..nul]).into_owned();
     let rest = &data[nul + 1..];
-    let text = match kind {
-        b"tEXt" => rest.to_vec(),
-        b"zTXt" => inflate(rest.get(1..)?)?,
+    let (stored, compressed) = match kind {
+        b"tEXt" => (rest, false),
+        b"zTXt" => (rest.get(1..)?, true),
         _ => {
             let compressed = *rest.first()? == 1;
             let rest = rest.get(2..)?;
             let lang_end = rest.iter().position(|&c| c == 0)?;
             let rest = &rest[lang_end + 1..];
             let translated_end = rest.iter().position(|&c| c == 0)?;
-            let text = &rest[translated_end + 1..];
-            if compressed {
-                inflate(text)?
-            } else {
-                text.to_vec()
-            }
+            (&rest[translated_end + 1..], compressed)
         }
     };
-    Some((keyword, text))
+    Some(PngText {
+        keyword,
+        stored,
+        compressed,
+    })
 }
 
 fn read_png(b: &[u8]) -> Carried {
@@ -413,43 +923,100 @@ fn read_png(b: &[u8]) -> Carried {
         match kind {
             b"iCCP" => {
                 if let Some(nul) = data.iter().position(|&c| c == 0) {
-                    carried.icc = data.get(nul + 2..).and_then(inflate);
+                    let icc = match data.get(nul + 2..) {
+                        Some(compressed) => inflate(compressed, ICC_CAP),
+                        None => Err("ends before its compressed data".into()),
+                    };
+                    carried.icc = carried.accept(
+                        Block::Icc,
+                        "PNG iCCP chunk",
+                        icc.as_deref().map_err(Clone::clone),
+                    );
                 }
             }
             b"pHYs" if data.len() >= 9 && data[8] == 1 => {
                 let (x, y) = (be32(data, 0).unwrap_or(0), be32(data, 4).unwrap_or(0));
                 if x > 0 && y > 0 {
                     carried.dpi = Some((f64::from(x) * 0.0254, f64::from(y) * 0.0254));
+                } else {
+                    carried.drop_block(
+                        Block::Resolution,
+                        "PNG pHYs chunk",
+                        format!("is {x}x{y} pixels per metre"),
+                    );
                 }
             }
             b"eXIf" => {
-                carried.exif = Some(strip_exif_prefix(data));
+                carried.exif =
+                    carried.accept(Block::Exif, "PNG eXIf chunk", Ok(strip_exif_prefix(data)));
                 carried.orientation_not_applied = seen_image_data;
             }
             b"IDAT" => seen_image_data = true,
             b"acTL" => carried.images = be32(data, 0).unwrap_or(1),
             b"tEXt" | b"zTXt" | b"iTXt" => {
-                if let Some((keyword, text)) = png_text(kind, data) {
-                    match keyword.as_str() {
-                        "XML:com.adobe.xmp" => carried.xmp = Some(text),
-                        "Raw profile type xmp" => carried.xmp = raw_profile(&text),
+                if let Some(text) = png_text(kind, data) {
+                    let place = format!(
+                        "PNG {} chunk '{}'",
+                        String::from_utf8_lossy(kind),
+                        text.keyword
+                    );
+                    // Only the text of a chunk that is carried is inflated.
+                    let raw = |cap: usize| {
+                        text.text(raw_profile_cap(cap))
+                            .map_err(|why| {
+                                format!("{why} (ImageMagick's hex form of {})", size_text(cap))
+                            })
+                            .and_then(|t| raw_profile(&t))
+                    };
+                    match text.keyword.as_str() {
+                        "XML:com.adobe.xmp" => {
+                            let xmp = text.text(XMP_CAP);
+                            carried.xmp = carried.accept(
+                                Block::Xmp,
+                                &place,
+                                xmp.as_deref().map_err(Clone::clone),
+                            );
+                            carried.xmp_compressed = text.compressed;
+                        }
+                        "Raw profile type xmp" => {
+                            let xmp = raw(XMP_CAP);
+                            carried.xmp = carried.accept(
+                                Block::Xmp,
+                                &place,
+                                xmp.as_deref().map_err(Clone::clone),
+                            );
+                            carried.xmp_compressed = text.compressed;
+                        }
                         "Raw profile type exif" | "Raw profile type APP1"
                             if carried.exif.is_none() =>
                         {
-                            carried.exif = raw_profile(&text).map(|e| strip_exif_prefix(&e));
+                            let exif = raw(EXIF_CAP + EXIF_PREFIX.len());
+                            carried.exif = carried.accept(
+                                Block::Exif,
+                                &place,
+                                exif.as_deref().map(strip_exif_prefix).map_err(Clone::clone),
+                            );
                             carried.orientation_not_applied = true;
                         }
                         "Raw profile type iptc" => {
-                            carried.iptc = raw_profile(&text).map(|p| {
+                            let found = raw(RESOURCES_READ_CAP).and_then(|p| {
                                 if p.starts_with(b"8BIM") {
-                                    iptc_from_resources(&p).unwrap_or_default()
+                                    iptc_from_resources(&p).map_err(|why| {
+                                        format!("comes from Photoshop resources that {why}")
+                                    })
                                 } else {
-                                    p
+                                    Ok(Some(p))
                                 }
-                            })
+                            });
+                            carried.iptc = carried.accept_found(Block::Iptc, &place, found);
                         }
                         "Raw profile type 8bim" if carried.iptc.is_none() => {
-                            carried.iptc = raw_profile(&text).and_then(|p| iptc_from_resources(&p))
+                            let found = raw(RESOURCES_READ_CAP).and_then(|p| {
+                                iptc_from_resources(&p).map_err(|why| {
+                                    format!("comes from Photoshop resources that {why}")
+                                })
+                            });
+                            carried.iptc = carried.accept_found(Block::Iptc, &place, found);
                         }
                         _ => {}
                     }
@@ -468,78 +1035,134 @@ fn read_webp(b: &[u8]) -> Carried {
     let mut at = 12;
     let mut frames = 0;
     while let (Some(kind), Some(len)) = (b.get(at..at + 4), le32(b, at + 4)) {
-        let Some(data) = b.get(at + 8..at + 8 + len as usize) else {
+        let len = len as usize;
+        let block = match kind {
+            b"ICCP" => Some((Block::Icc, "WebP ICCP chunk")),
+            b"EXIF" => Some((Block::Exif, "WebP EXIF chunk")),
+            b"XMP " => Some((Block::Xmp, "WebP XMP chunk")),
+            _ => None,
+        };
+        let Some(data) = b.get(at + 8..(at + 8).saturating_add(len)) else {
+            if kind == b"EXIF" && b.get(12..16) == Some(b"VP8X") {
+                // The decoder reads this chunk for the orientation, and fails on it.
+                carried.broken = Some(format!(
+                    "corrupt or truncated WebP: its EXIF chunk declares {len} bytes, past the \
+                     end of the file ({} bytes)",
+                    b.len()
+                ));
+            } else if let Some((block, place)) = block {
+                carried.drop_block(
+                    block,
+                    place,
+                    format!(
+                        "declares {len} bytes, past the end of the file ({} bytes)",
+                        b.len()
+                    ),
+                );
+            }
             break;
         };
-        match kind {
-            b"ICCP" => carried.icc = Some(data.to_vec()),
-            b"EXIF" => carried.exif = Some(strip_exif_prefix(data)),
-            b"XMP " => carried.xmp = Some(data.to_vec()),
-            b"ANMF" => frames += 1,
-            _ => {}
+        match block {
+            Some((Block::Icc, place)) => carried.icc = carried.accept(Block::Icc, place, Ok(data)),
+            Some((Block::Exif, place)) => {
+                carried.exif = carried.accept(Block::Exif, place, Ok(strip_exif_prefix(data)))
+            }
+            Some((block, place)) => carried.xmp = carried.accept(block, place, Ok(data)),
+            None if kind == b"ANMF" => frames += 1,
+            None => {}
         }
-        at += 8 + ((len as usize + 1) & !1);
+        at += 8 + ((len + 1) & !1);
     }
     carried.images = frames.max(1);
     carried
 }
 
-/// `little_endian`: the file's byte order, for tags of bytes stored as LONGs.
-fn read_tiff<R: Read + Seek>(reader: R, little_endian: bool) -> Option<Carried> {
+/// The bytes of a tag of the current directory as they are in the file (IPTC is often
+/// stored as LONGs, as exiftool does: their bytes in the file's order), when it holds at
+/// most `cap` bytes: it is measured before anything is read.
+fn tiff_tag_bytes<R: Read + Seek>(
+    decoder: &mut tiff::decoder::Decoder<R>,
+    tag: tiff::tags::Tag,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, String> {
+    use tiff::tags::Type;
+    let mut ifd = decoder.image_ifd();
+    let Some(entry) = ifd.find_entry(tag) else {
+        return Ok(None);
+    };
+    let size = match entry.field_type() {
+        Type::BYTE | Type::SBYTE | Type::ASCII | Type::UNDEFINED => 1,
+        Type::SHORT | Type::SSHORT => 2,
+        Type::LONG | Type::SLONG | Type::FLOAT | Type::IFD => 4,
+        _ => 8,
+    };
+    let bytes = entry.count().saturating_mul(size);
+    if bytes > cap as u64 {
+        return Err(format!(
+            "is {bytes} bytes, over its cap of {}",
+            size_text(cap)
+        ));
+    }
+    let mut buffer = vec![0; bytes as usize];
+    ifd.find_tag_bytes(tag, &mut buffer, 0)
+        .map_err(|e| format!("cannot be read ({e})"))?;
+    Ok(Some(buffer))
+}
+
+fn read_tiff<R: Read + Seek>(reader: R) -> Option<Carried> {
     use tiff::decoder::ifd::Value;
     use tiff::tags::Tag;
-    let mut decoder = tiff::decoder::Decoder::new(reader).ok()?;
     let mut carried = Carried {
         format: Some(ImageFormat::Tiff),
         ..Carried::default()
     };
-    let long_bytes = |u: u32| {
-        if little_endian {
-            u.to_le_bytes().to_vec()
-        } else {
-            u.to_be_bytes().to_vec()
-        }
+    let cycle = |e: &tiff::TiffError| {
+        matches!(
+            e,
+            tiff::TiffError::FormatError(tiff::TiffFormatError::CycleInOffsets)
+        )
     };
-    let bytes_of = |value: Value| -> Option<Vec<u8>> {
-        match value {
-            Value::List(items) => items
-                .into_iter()
-                .map(|v| match v {
-                    Value::Byte(b) => Some(vec![b]),
-                    // IPTC is often stored as LONGs (exiftool does): their bytes as in the file.
-                    Value::Unsigned(u) => Some(long_bytes(u)),
-                    _ => None,
-                })
-                .collect::<Option<Vec<Vec<u8>>>>()
-                .map(|v| v.concat()),
-            Value::Byte(b) => Some(vec![b]),
-            Value::Unsigned(u) => Some(long_bytes(u)),
-            _ => None,
+    let loops = "corrupt TIFF: its directories loop (one links back to a directory already \
+                 read), so its pages cannot be counted";
+    let mut decoder = match tiff::decoder::Decoder::new(reader) {
+        Ok(decoder) => decoder,
+        Err(e) if cycle(&e) => {
+            carried.broken = Some(loops.into());
+            return Some(carried);
         }
+        Err(_) => return None,
     };
-    carried.icc = decoder.get_tag_u8_vec(Tag::IccProfile).ok();
-    carried.xmp = decoder
-        .find_tag(Tag::Unknown(700))
-        .ok()
-        .flatten()
-        .and_then(bytes_of);
+    let found = tiff_tag_bytes(&mut decoder, Tag::IccProfile, ICC_CAP);
+    carried.icc = carried.accept_found(Block::Icc, "TIFF tag 34675", found);
+    let found = tiff_tag_bytes(&mut decoder, Tag::Unknown(700), XMP_CAP);
+    carried.xmp = carried.accept_found(Block::Xmp, "TIFF tag 700", found);
     // ImageMagick writes a cut-off copy in the IPTC tag and the whole of it in the
-    // Photoshop resources tag: the first that is whole is taken.
-    let iptc_tag = decoder
-        .find_tag(Tag::Unknown(33723))
-        .ok()
-        .flatten()
-        .and_then(bytes_of);
-    let photoshop_iptc = decoder
-        .find_tag(Tag::Unknown(34377))
-        .ok()
-        .flatten()
-        .and_then(bytes_of)
-        .and_then(|resources| iptc_from_resources(&resources));
-    carried.iptc = [iptc_tag, photoshop_iptc]
-        .into_iter()
-        .flatten()
-        .find(|iptc| iim_is_whole(iptc));
+    // Photoshop resources tag: the first that is whole is taken, and a note said only
+    // when neither is.
+    let iptc_tag = tiff_tag_bytes(&mut decoder, Tag::Unknown(33723), IPTC_CAP);
+    let photoshop_iptc = tiff_tag_bytes(&mut decoder, Tag::Unknown(34377), RESOURCES_READ_CAP)
+        .and_then(|resources| match resources {
+            Some(resources) => iptc_from_resources(&resources)
+                .map_err(|why| format!("comes from Photoshop resources that {why}")),
+            None => Ok(None),
+        });
+    let candidates = [
+        ("TIFF tag 33723", iptc_tag),
+        ("TIFF tag 34377, Photoshop resources", photoshop_iptc),
+    ];
+    let whole = candidates.iter().find_map(|(_, found)| match found {
+        Ok(Some(iptc)) if iptc.len() <= IPTC_CAP && iim_is_whole(iptc) => Some(iptc.clone()),
+        _ => None,
+    });
+    carried.iptc = match whole {
+        Some(iptc) => Some(iptc),
+        None => {
+            for (place, found) in candidates {
+                carried.accept_found(Block::Iptc, place, found);
+            }
+            None
+        }
+    };
     let rational = |v: Value| match v {
         Value::Rational(n, d) if d > 0 => Some(f64::from(n) / f64::from(d)),
         Value::List(l) => l.into_iter().next().and_then(|v| match v {
@@ -571,8 +1194,16 @@ fn read_tiff<R: Read + Seek>(reader: R, little_endian: bool) -> Option<Carried> 
             3 => Some(2.54),
             _ => None,
         };
-        if let Some(f) = per_inch.filter(|_| x > 0.0 && y > 0.0) {
-            carried.dpi = Some((x * f, y * f));
+        if let Some(f) = per_inch {
+            if x > 0.0 && y > 0.0 && x.is_finite() && y.is_finite() {
+                carried.dpi = Some((x * f, y * f));
+            } else {
+                carried.drop_block(
+                    Block::Resolution,
+                    "TIFF XResolution, YResolution",
+                    format!("is {x}x{y} per unit"),
+                );
+            }
         }
     }
     carried.tiff_compression = match decoder
@@ -595,7 +1226,10 @@ fn read_tiff<R: Read + Seek>(reader: R, little_endian: bool) -> Option<Carried> 
     let mut pages = u32::from(is_page(&mut decoder));
     let mut directories = 1;
     while decoder.more_images() && directories < 100_000 {
-        if decoder.next_image().is_err() {
+        if let Err(e) = decoder.next_image() {
+            if cycle(&e) {
+                carried.broken = Some(loops.into());
+            }
             break;
         }
         directories += 1;
@@ -754,8 +1388,12 @@ pub struct Input {
     keep_profile: bool,
 }
 
-/// Refuses an input with several pages or frames, before it is decoded.
+/// Refuses an input with several pages or frames, or whose directories loop, before it is
+/// decoded.
 pub fn check(carried: Carried) -> colorize::Result<Carried> {
+    if let Some(why) = &carried.broken {
+        return Err(colorize::Error::new(colorize::ErrorKind::Io, why.clone()));
+    }
     match carried.refusal() {
         Some(why) => Err(colorize::Error::new(
             colorize::ErrorKind::InvalidArgument,
@@ -769,7 +1407,8 @@ pub fn check(carried: Carried) -> colorize::Result<Carried> {
 /// settles what its output carries: nothing with `strip`; else its metadata, with the
 /// profile the output's pixels will be in (sRGB, or the input's with `keep_profile`).
 /// A profile that cannot be used is said in a note on stderr (`label` names the input),
-/// and the pixels are taken as sRGB.
+/// and the pixels are taken as sRGB; so is each block of metadata not carried (over its
+/// cap or not whole; with `strip` only a dropped profile, which changes the pixels).
 pub fn take_in(
     image: DynamicImage,
     mut carried: Carried,
@@ -778,6 +1417,20 @@ pub fn take_in(
     label: &str,
 ) -> colorize::Result<(DynamicImage, Input)> {
     let mut image = image;
+    carried.label = label.to_string();
+    for dropped in &carried.dropped {
+        if dropped.block == Block::Icc {
+            note(format_args!(
+                "colorize: {label}: note: its {}; dropped, and its pixels are taken as sRGB",
+                dropped.what
+            ));
+        } else if !strip {
+            note(format_args!(
+                "colorize: {label}: note: its {}; dropped from the output",
+                dropped.what
+            ));
+        }
+    }
     if carried.orientation_not_applied {
         if let Some(orientation) = carried.exif.as_deref().and_then(exif_orientation) {
             image.apply_orientation(orientation);
@@ -803,6 +1456,11 @@ pub fn take_in(
         carried.strip();
     } else if profile.is_some() && !keep_profile {
         carried.icc = Some(crate::profile::srgb_icc());
+    }
+    for line in carried.within_total() {
+        note(format_args!(
+            "colorize: {label}: note: {line}; dropped from the output"
+        ));
     }
     Ok((
         image,
@@ -908,14 +1566,26 @@ fn encode_jpeg(
             y: clamp(y),
         }
     });
-    // A segment holds at most 65533 bytes; a larger EXIF or XMP cannot be a JPEG's.
+    // A segment holds at most 65533 bytes: EXIF and IPTC within their caps fit, an XMP
+    // packet may not (extended XMP is not written).
     let segment = |prefix: &[u8], data: &[u8]| [prefix, data].concat();
     let mut segments = Vec::new();
     if let Some(exif) = exif {
         segments.push((1, segment(EXIF_PREFIX, exif)));
     }
     if let Some(xmp) = xmp {
-        segments.push((1, segment(XMP_PREFIX, xmp)));
+        if XMP_PREFIX.len() + xmp.len() <= 65533 {
+            segments.push((1, segment(XMP_PREFIX, xmp)));
+        } else {
+            note(format_args!(
+                "colorize: {}: note: its XMP packet of {} bytes is more than one JPEG APP1 \
+                 segment holds ({} bytes; extended XMP is not written); dropped from the \
+                 output",
+                carried.label,
+                xmp.len(),
+                65533 - XMP_PREFIX.len()
+            ));
+        }
     }
     if let Some(iptc) = &carried.iptc {
         segments.push((13, segment(PHOTOSHOP_PREFIX, &resources_from_iptc(iptc))));
@@ -1113,9 +1783,16 @@ fn png_with(png: &[u8], carried: &Carried, exif: Option<&[u8]>, xmp: Option<&[u8
         png_chunk(&mut out, b"eXIf", exif);
     }
     if let Some(xmp) = xmp {
-        let mut data = b"XML:com.adobe.xmp\0\0\0\0\0".to_vec();
-        data.extend_from_slice(xmp);
-        png_chunk(&mut out, b"iTXt", &data);
+        // Keyword, compression flag and method, no language, no translated keyword.
+        if carried.xmp_compressed {
+            let mut data = b"XML:com.adobe.xmp\0\x01\0\0\0".to_vec();
+            data.extend_from_slice(&deflate(xmp));
+            png_chunk(&mut out, b"iTXt", &data);
+        } else {
+            let mut data = b"XML:com.adobe.xmp\0\0\0\0\0".to_vec();
+            data.extend_from_slice(xmp);
+            png_chunk(&mut out, b"iTXt", &data);
+        }
     }
     if let Some(iptc) = &carried.iptc {
         let mut data = b"Raw profile type iptc\0\0".to_vec();
@@ -1267,6 +1944,9 @@ mod tests {
         let iptc = vec![0x1C, 2, 5, 0, 3, b'a', b'b', b'c'];
         assert!(iim_is_whole(&iptc));
         assert!(!iim_is_whole(&iptc[..5]));
-        assert_eq!(iptc_from_resources(&resources_from_iptc(&iptc)), Some(iptc));
+        assert_eq!(
+            iptc_from_resources(&resources_from_iptc(&iptc)),
+            Ok(Some(iptc))
+        );
     }
 }
