@@ -462,6 +462,14 @@ fn check(ext: &str, input: &[u8], expect: Expect) -> Vec<(&'static str, Vec<u8>)
             let strip_name = format!("strip.{ext}");
             let (stripped, _) = run(&[&input_name, "-o", &strip_name, "--strip"]);
             assert_eq!(stripped.status.code(), Some(0), "{}", text(&stripped));
+            // --strip carries nothing, so says nothing of what it would not carry; a dropped
+            // profile changes the pixels, so that is said with --strip too.
+            assert_eq!(
+                text(&stripped).contains("note:"),
+                note.contains("ICC profile"),
+                "{}",
+                text(&stripped)
+            );
             let output = std::fs::read(f.path(&output_name)).unwrap();
             let strip = std::fs::read(f.path(&strip_name)).unwrap();
             let decode = |bytes: &[u8]| image::load_from_memory(bytes).unwrap();
@@ -515,7 +523,7 @@ fn jpeg_exif_with_an_ifd_loop_is_dropped() {
 
 #[test]
 fn jpeg_exif_with_offsets_past_its_end_is_dropped() {
-    // Make: 100 ASCII characters at offset 5000 of a 30-byte block.
+    // Make: 100 ASCII characters at offset 5000 of a 38-byte block.
     let past = exif(&[ORIENTATION, (0x010F, 2, 100, 5000)], 0, &[]);
     let blocks = check(
         "jpg",
@@ -843,4 +851,34 @@ fn whole_blocks_are_carried_and_compressed_xmp_stays_compressed() {
         "iTXt of {itxt_len} bytes for a packet of {}",
         packet.len()
     );
+}
+
+/// An XMP packet within its cap but over what one JPEG APP1 segment holds: a PNG output
+/// carries it whole, a JPEG output drops it with a note (extended XMP is not written).
+#[test]
+fn xmp_too_large_for_a_jpeg_segment_is_dropped_from_a_jpeg_output_only() {
+    let packet = xmp_packet("", &"<dc:format>image/png</dc:format>".repeat(3000));
+    assert!(packet.len() > 65504 && packet.len() < 4 << 20);
+    let mut itxt = b"XML:com.adobe.xmp\0\0\0\0\0".to_vec();
+    itxt.extend_from_slice(packet.as_bytes());
+    let f = Fixture::new();
+    std::fs::write(f.path("in.png"), png_with(&[png_chunk(b"iTXt", &itxt)])).unwrap();
+    let out = f.run(&["in.png", "-o", "out.jpg"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "colorize: in.png: note: its XMP packet of {} bytes is more than one JPEG APP1 \
+             segment holds (65504 bytes; extended XMP is not written); dropped from the output",
+            packet.len()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(!kinds(&blocks(&std::fs::read(f.path("out.jpg")).unwrap())).contains(&"xmp"));
+    let out = f.run(&["in.png", "-o", "out.png"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("note"), "{}", text(&out));
+    let png_blocks = blocks(&std::fs::read(f.path("out.png")).unwrap());
+    let xmp = png_blocks.iter().find(|(kind, _)| *kind == "xmp").unwrap();
+    assert_eq!(xmp.1, packet.as_bytes());
 }
