@@ -7,14 +7,17 @@
 # grey originals would score the grey baseline at the 100 dB ceiling).
 #
 #   scripts/quality-table.sh default,landscape-pmse [COLORIZE_BINARY]
+#   COLORIZE_VIVIDNESS=0,1,3 scripts/quality-table.sh vivid,general   # rows per vividness
+#                                      # of classification models (0 = each model's default)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 models=${1:?usage: scripts/quality-table.sh MODELS [COLORIZE_BINARY]}
 bin=${2:-$root/target/release/colorize}
 data=${COLORIZE_DATA:-$root/../shared/data}
+vividness=(--vividness "${COLORIZE_VIVIDNESS:-0}")
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%F)"
-"$bin" eval --quiet --markdown --model "$models" "$data/miniplaces-128/val"
-"$bin" eval --quiet --markdown --model "$models" "$data/eval/sun-hays-80" --size 256 | tail -n +3
-"$bin" eval --quiet --markdown --model "$models" "$data/eval/kodak24" | tail -n +3
-"$bin" eval --quiet --markdown --model "$models" "$data/intel-scenes/test" \
+"$bin" eval --quiet --markdown --model "$models" "${vividness[@]}" "$data/miniplaces-128/val"
+"$bin" eval --quiet --markdown --model "$models" "${vividness[@]}" "$data/eval/sun-hays-80" --size 256 | tail -n +3
+"$bin" eval --quiet --markdown --model "$models" "${vividness[@]}" "$data/eval/kodak24" | tail -n +3
+"$bin" eval --quiet --markdown --model "$models" "${vividness[@]}" "$data/intel-scenes/test" \
   --files-from "$root/tests/data/intel-test-colour.txt" | tail -n +3

@@ -65,5 +65,5 @@ if wants vivid; then
     --classes --class-stride 4 --class-rebalance 0.5 --class-weight 1 \
     --init-from-model src/models/general.onnx
   $train export --run runs/vivid -o src/models/vivid.onnx --name vivid --category general \
-    --val "$data/miniplaces-128/val" --val-limit 300 --prior-correction 1 --vividness 2
+    --val "$data/miniplaces-128/val" --val-limit 300 --prior-correction 1 --vividness 1.75
 fi

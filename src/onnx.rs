@@ -269,9 +269,25 @@ impl GraphBuilder {
     /// by ones (the normaliser). tract's Softmax over axis 1 of NCHW runs a scalar path
     /// (0.9 s for 313 classes at 64x64); these ops run vectorised, in milliseconds.
     pub fn annealed_mean(&mut self, logits: &str, centres: &[[f32; 2]]) -> String {
+        self.annealed_mean_with_bias(logits, centres, None)
+    }
+
+    /// [`GraphBuilder::annealed_mean`] of `logits / T + bias`: a per-class `bias` added after
+    /// the temperature, so it weighs the same at every T.
+    pub fn annealed_mean_with_bias(
+        &mut self,
+        logits: &str,
+        centres: &[[f32; 2]],
+        bias: Option<&[f32]>,
+    ) -> String {
         let q = centres.len();
         self.input(contract::TEMPERATURE_INPUT_NAME, &[Dim::Fixed(1)]);
-        let annealed = self.node("Div", &[logits, contract::TEMPERATURE_INPUT_NAME], &[]);
+        let mut annealed = self.node("Div", &[logits, contract::TEMPERATURE_INPUT_NAME], &[]);
+        if let Some(bias) = bias {
+            assert_eq!(bias.len(), q, "one bias per class");
+            let b = self.initializer("class_bias", &[1, q as i64, 1, 1], bias);
+            annealed = self.node("Add", &[&annealed, &b], &[]);
+        }
         let max = self.node(
             "ReduceMax",
             &[&annealed],

@@ -164,7 +164,7 @@ pub fn cross_entropy(
     (per_pixel * pixel_weight).mean(Kind::Float)
 }
 
-/// The annealed mean (N, 2, H, W): softmax((logits + bias) / T) times the bin centres, the
+/// The annealed mean (N, 2, H, W): softmax(logits / T + bias) times the bin centres, the
 /// decoding the exported model runs (`bias` is the export's prior correction, per bin).
 pub fn annealed_mean(
     logits: &Tensor,
@@ -173,11 +173,12 @@ pub fn annealed_mean(
     temperature: f64,
 ) -> Tensor {
     let q = logits.size()[1];
+    let z = logits / temperature;
     let z = match bias {
-        Some(b) => logits + b.view([1, q, 1, 1]),
-        None => logits.shallow_clone(),
+        Some(b) => z + b.view([1, q, 1, 1]),
+        None => z,
     };
-    let p = (z / temperature).softmax(1, Kind::Float);
+    let p = z.softmax(1, Kind::Float);
     // (N, Q, H, W) x (Q, 2) -> (N, 2, H, W)
     Tensor::einsum("nqhw,qc->nchw", &[p, centres.shallow_clone()], None::<i64>)
 }

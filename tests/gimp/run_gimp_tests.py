@@ -30,8 +30,8 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
     the image's size back (as 8-bit RGB), and equals the CLI's `--precision bf16` result
     (the other cases leave the argument out, as older callers do); GIMP 2.10: an unknown
     precision is an error with the plug-in's message;
-  * GIMP 3, when the default model is a classification model: the vividness argument at 3
-    gives the CLI's `--vividness 3` result, which differs from the default vividness's;
+  * GIMP 3, with the embedded classification model `vivid`: the vividness argument at 3
+    gives the CLI's `--vividness 3` result, which differs from vivid's default vividness;
   * cancel: with COLORIZE_GIMP_TEST_CANCEL_AT set, the plug-in cancels its own run from
     the main thread (as its Cancel button does) once the library has reported some
     progress on a larger layer; the library must return CANCELLED at its next report,
@@ -552,16 +552,13 @@ def main() -> int:
         run_cli(inputs["rgb8"], ref["default"], None)
     ref["bf16"] = work / "cli-bf16.png"
     run_cli(inputs["gray8"], ref["bf16"], chroma_model, precision="bf16")
-    # The vividness argument (GIMP 3) needs a classification model: the default, if it is one
-    # (the CLI refuses --vividness for a regression model).
-    vividness_case = False
-    if with_default and args.gimp == 3:
+    # The vividness argument (GIMP 3) needs a classification model: the embedded `vivid`.
+    vividness_case = args.gimp == 3 and "vivid" in embedded_model_names()
+    if vividness_case:
         ref["vividness"] = work / "cli-vividness.png"
-        try:
-            run_cli(inputs["rgb8"], ref["vividness"], None, vividness=3.0)
-            vividness_case = True
-        except RuntimeError as e:
-            print(f"  (the default model takes no vividness, the vividness case is skipped: {e})")
+        run_cli(inputs["rgb8"], ref["vividness"], "vivid", vividness=3.0)
+        ref["vivid-default"] = work / "cli-vivid-default.png"
+        run_cli(inputs["rgb8"], ref["vivid-default"], "vivid")
     named = embedded_model_names()[:1]  # one embedded model by name, if there is any
     for name in named:
         ref["named"] = work / "cli-named.png"
@@ -589,7 +586,7 @@ def main() -> int:
         ("default-model", inputs["rgb8"], "", 1.0, None),
         ("bf16", inputs["gray8"], chroma_model, 1.0, None),
     ] + [("unknown-precision", inputs["rgb8"], chroma_model, 1.0, None)] * (args.gimp == 2) + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named] \
-      + [("vividness", inputs["rgb8"], "", 1.0, None)] * vividness_case
+      + [("vividness", inputs["rgb8"], "vivid", 1.0, None)] * vividness_case
     # GIMP 3 checks a choice argument itself; 2.10 hands the plug-in any string.
     network_precision = {"bf16": "bf16", "unknown-precision": "f16"}  # output name -> precision argument (else left out)
     outputs = {name: work / f"gimp-{name}.png" for name, *_ in cases}
@@ -679,9 +676,9 @@ def main() -> int:
     if vividness_case:
         compare_to_reference(report, "vividness 3 vs CLI --vividness 3", outputs["vividness"],
                              ref["vividness"], 1, require_colour=False)
-        both = outputs["vividness"].exists() and outputs["default-model"].exists()
-        differs = both and read_png(outputs["vividness"])[0] != read_png(outputs["default-model"])[0]
-        report.check("vividness 3 differs from the default vividness", differs,
+        differs = (outputs["vividness"].exists()
+                   and read_png(outputs["vividness"])[0] != read_png(ref["vivid-default"])[0])
+        report.check("vividness 3 differs from vivid's default vividness", differs,
                      "other pixels" if differs else "the same pixels as the default (or no output)")
     if not named:
         print("  (no embedded models in src/models: the by-name case is skipped)")

@@ -153,6 +153,12 @@ fn compare(args: &CompareArgs) -> Result<(), String> {
 
 /// A model's column label: its name, or a file path's stem.
 fn model_label(spec: &str) -> String {
+    // `NAME@V`: the model's label, then the vividness.
+    if let Some((name, v)) = spec.rsplit_once('@') {
+        if v.parse::<f32>().is_ok() {
+            return format!("{} @{v}", model_label(name));
+        }
+    }
     let path = Path::new(spec);
     if path
         .extension()
