@@ -228,6 +228,9 @@ colorize_dialog (GimpProcedure       *procedure,
                                                  "saturation", 1.0);
   gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (scale), 0.0, 3.0, FALSE);
   scale = gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
+                                                 "vividness", 1.0);
+  gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (scale), 0.0, 5.0, FALSE);
+  scale = gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
                                                  "working-size", 1.0);
   gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (scale), 0, 2048, FALSE);
 

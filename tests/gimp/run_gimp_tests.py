@@ -677,7 +677,8 @@ def main() -> int:
         compare_to_reference(report, "vividness 3 vs CLI --vividness 3", outputs["vividness"],
                              ref["vividness"], 1, require_colour=False)
         differs = (outputs["vividness"].exists()
-                   and read_png(outputs["vividness"])[0] != read_png(ref["vivid-default"])[0])
+                   and not np.array_equal(read_png(outputs["vividness"])[0],
+                                          read_png(ref["vivid-default"])[0]))
         report.check("vividness 3 differs from vivid's default vividness", differs,
                      "other pixels" if differs else "the same pixels as the default (or no output)")
     if not named:
