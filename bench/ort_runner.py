@@ -27,6 +27,13 @@ def main():
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
+    # A classification model's second input: the softmax temperature at the model's default
+    # vividness, as the engine feeds it when the vividness is left at 0.
+    extra = {}
+    if len(session.get_inputs()) == 2:
+        meta = session.get_modelmeta().custom_metadata_map
+        vividness = float(meta.get("colorize.default_vividness", "1"))
+        extra[session.get_inputs()[1].name] = np.array([1.0 / vividness], dtype=np.float32)
     inputs = {}
     print("ready", ort.__version__, flush=True)
     for line in sys.stdin:
@@ -42,12 +49,12 @@ def main():
             inputs[(h, w)] = data.reshape(1, 1, h, w)
             print("ok", flush=True)
         elif command == "run":
-            feed = {input_name: inputs[(h, w)]}
+            feed = {input_name: inputs[(h, w)], **extra}
             start = time.perf_counter()
             session.run(None, feed)
             print(f"{time.perf_counter() - start:.6f}", flush=True)
         elif command == "dump":
-            (out,) = session.run(None, {input_name: inputs[(h, w)]})
+            (out,) = session.run(None, {input_name: inputs[(h, w)], **extra})
             np.ascontiguousarray(out, dtype="<f4").tofile(words[3])
             print(" ".join(str(d) for d in out.shape), flush=True)
         else:
