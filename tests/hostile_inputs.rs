@@ -10,11 +10,11 @@ mod common;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::CliFixture as Fixture;
-use common::{grey_png, text};
+use common::{grey_png, png_chunk, run_bounded, text};
 
 /// A grey JPEG with texture (so its entropy-coded data is not trivially short).
 fn grey_jpeg(w: u32, h: u32) -> Vec<u8> {
@@ -34,54 +34,6 @@ fn grey_jpeg(w: u32, h: u32) -> Vec<u8> {
 fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-}
-
-/// Runs `command` to its end, or kills it after `limit` (a hang fails the test instead of
-/// blocking it), and returns its output with its peak resident memory in bytes.
-fn run_bounded(mut command: Command, limit: Duration) -> (Output, u64) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let started = Instant::now();
-    // Drain the pipes on threads so a chatty child cannot block on them.
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut v).unwrap();
-        v
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut stderr, &mut v).unwrap();
-        v
-    });
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            break;
-        }
-        if started.elapsed() > limit {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-            panic!(
-                "still running after {limit:?}: {}",
-                String::from_utf8_lossy(&err_thread.join().unwrap())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let output = Output {
-        status: std::os::unix::process::ExitStatusExt::from_raw(status),
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    };
-    (output, usage.ru_maxrss as u64 * 1024)
 }
 
 #[test]
@@ -237,15 +189,6 @@ fn zeros_zlib(matches: usize) -> Vec<u8> {
     let adler = (total % 65521) << 16 | 1;
     b.out.extend_from_slice(&(adler as u32).to_be_bytes());
     b.out
-}
-
-fn png_chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = (data.len() as u32).to_be_bytes().to_vec();
-    let mut body = kind.to_vec();
-    body.extend_from_slice(data);
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&common::crc32(&body).to_be_bytes());
-    out
 }
 
 #[test]

@@ -10,11 +10,10 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::text;
 use common::CliFixture as Fixture;
+use common::{png_chunk, run_bounded, text};
 
 /// docs/reliability.md: all carried blocks together.
 const TOTAL_CAP: u64 = 6 << 20;
@@ -47,15 +46,6 @@ fn jpeg_with(segments: &[(u8, Vec<u8>)]) -> Vec<u8> {
         out.extend_from_slice(payload);
     }
     out.extend_from_slice(&base[2..]);
-    out
-}
-
-fn png_chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = (data.len() as u32).to_be_bytes().to_vec();
-    let mut body = kind.to_vec();
-    body.extend_from_slice(data);
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&common::crc32(&body).to_be_bytes());
     out
 }
 
@@ -158,53 +148,6 @@ fn riff_chunk(out: &mut Vec<u8>, kind: &[u8], declared: u32, data: &[u8]) {
     if data.len() % 2 == 1 {
         out.push(0);
     }
-}
-
-/// Runs `command` to its end, or kills it after `limit` (a hang fails the test instead of
-/// blocking it); its output and peak resident memory in bytes.
-fn run_bounded(mut command: Command, limit: Duration) -> (Output, u64) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let started = Instant::now();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        stdout.read_to_end(&mut v).unwrap();
-        v
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        stderr.read_to_end(&mut v).unwrap();
-        v
-    });
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            break;
-        }
-        if started.elapsed() > limit {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-            panic!(
-                "still running after {limit:?}: {}",
-                String::from_utf8_lossy(&err_thread.join().unwrap())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let output = Output {
-        status: std::os::unix::process::ExitStatusExt::from_raw(status),
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    };
-    (output, usage.ru_maxrss as u64 * 1024)
 }
 
 // ---- What an output carries, read back independently of the command's own reader ----
