@@ -43,7 +43,7 @@ mod pixels;
 
 pub use error::{Error, ErrorKind, Result};
 pub use model::{
-    available_models, default_model_name, installed_models, Contract, Model,
+    available_models, default_model_name, installed_models, model_folders, Contract, Model,
     DEFAULT_MAX_MODEL_BYTES, MODEL_PATH_VAR,
 };
 pub use options::{

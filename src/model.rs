@@ -82,7 +82,8 @@ pub fn available_models() -> Vec<&'static str> {
 }
 
 /// The environment variable listing folders of installed models (`NAME.onnx` files),
-/// separated like `PATH`; [`Model::from_name`] searches them after the embedded models.
+/// separated like `PATH`; [`Model::from_name`] searches them after the embedded models,
+/// before the user's and the system's model folders ([`model_folders`]).
 pub const MODEL_PATH_VAR: &str = "COLORIZE_MODEL_PATH";
 
 /// The folders of [`MODEL_PATH_VAR`] in order, empty entries left out.
@@ -94,6 +95,61 @@ fn model_path_folders() -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// An XDG base-directory variable as an absolute path; unset, empty or relative values
+/// count as unset (the XDG Base Directory specification ignores relative paths).
+fn xdg_absolute(value: &std::ffi::OsStr) -> Option<PathBuf> {
+    let path = PathBuf::from(value);
+    path.is_absolute().then_some(path)
+}
+
+/// The user's model folder: `$XDG_DATA_HOME/colorize/models`, by default
+/// `$HOME/.local/share/colorize/models`; `None` without either variable.
+fn user_model_folder() -> Option<PathBuf> {
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .and_then(|value| xdg_absolute(&value))
+        .or_else(|| {
+            let home = std::env::var_os("HOME").and_then(|value| xdg_absolute(&value))?;
+            Some(home.join(".local/share"))
+        })?;
+    Some(data_home.join("colorize/models"))
+}
+
+/// The system's model folders: `colorize/models` in each folder of `$XDG_DATA_DIRS`, by
+/// default `/usr/local/share/colorize/models` and `/usr/share/colorize/models` (where the
+/// Debian package colorize-models installs its models).
+fn system_model_folders() -> Vec<PathBuf> {
+    let dirs = std::env::var_os("XDG_DATA_DIRS").unwrap_or_default();
+    let mut folders: Vec<PathBuf> = std::env::split_paths(&dirs)
+        .filter_map(|dir| xdg_absolute(dir.as_os_str()))
+        .collect();
+    if folders.is_empty() {
+        folders = vec![PathBuf::from("/usr/local/share"), PathBuf::from("/usr/share")];
+    }
+    folders
+        .into_iter()
+        .map(|dir| dir.join("colorize/models"))
+        .collect()
+}
+
+/// Every folder searched for `NAME.onnx`, in order: the [`MODEL_PATH_VAR`] folders, the
+/// user's folder (`$XDG_DATA_HOME/colorize/models`, by default
+/// `~/.local/share/colorize/models`), then `colorize/models` in each `$XDG_DATA_DIRS`
+/// folder (by default `/usr/local/share` and `/usr/share`). A folder is listed once, at
+/// its first place; folders that do not exist are listed too (they are skipped when read).
+pub fn model_folders() -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = Vec::new();
+    let all = model_path_folders()
+        .into_iter()
+        .chain(user_model_folder())
+        .chain(system_model_folders());
+    for folder in all {
+        if !folders.contains(&folder) {
+            folders.push(folder);
+        }
+    }
+    folders
 }
 
 /// Whether `name` is a plain model name, one that stays inside a model folder.
@@ -118,7 +174,7 @@ fn check_model_name(name: &str) -> Result<()> {
             ErrorKind::NoModel,
             format!(
                 "'{}' is not a model name: {problem} (a name is looked up as NAME.onnx in the \
-                 {MODEL_PATH_VAR} folders; give a file path to load a file)",
+                 model folders, {MODEL_PATH_VAR} first; give a file path to load a file)",
                 name.escape_debug()
             ),
         )),
@@ -132,13 +188,13 @@ fn is_model_path(value: &str) -> bool {
     value.contains('/') || (cfg!(windows) && value.contains('\\')) || value.ends_with(".onnx")
 }
 
-/// The installed models: each `NAME.onnx` file in the [`MODEL_PATH_VAR`] folders, as
+/// The installed models: each `NAME.onnx` file in the [`model_folders`], as
 /// (name, file), sorted by name. A name found in several folders is listed once, with the
 /// file [`Model::from_name`] would load (the first folder's); unreadable folders are
 /// skipped. Embedded models of the same name win over these in [`Model::from_name`].
 pub fn installed_models() -> Vec<(String, PathBuf)> {
     let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for folder in model_path_folders() {
+    for folder in model_folders() {
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
@@ -177,8 +233,9 @@ impl Model {
     }
 
     /// A model by name: `default`, an embedded model (`landscape-l2`, `landscape-huber`,
-    /// `landscape-pmse`), or else `NAME.onnx` in the first folder of the environment
-    /// variable [`MODEL_PATH_VAR`] (colon-separated like `PATH`) that has one. Embedded
+    /// `landscape-pmse`), or else `NAME.onnx` in the first of the [`model_folders`] that
+    /// has one: the environment variable [`MODEL_PATH_VAR`] (colon-separated like `PATH`),
+    /// the user's folder, the system's folders. Embedded
     /// names win over files of the same name. Only plain names are accepted (no `/`, `\`,
     /// `..`, NUL, no leading `.`), so a name never reaches outside those folders. Files are
     /// loaded with [`Model::from_file`] (size limit, contract check). Each model is parsed
@@ -218,8 +275,7 @@ impl Model {
     /// (`colorize_model_load`) and the GIMP plug-ins: a name is a name, a path is a path.
     /// A value that contains a path separator (`/`, or also `\` on Windows) or ends in
     /// `.onnx` is a file path, loaded with [`Model::from_file`]; anything else is a model
-    /// name for [`Model::from_name`] (the embedded models, then the [`MODEL_PATH_VAR`]
-    /// folders). Files in the working folder are never consulted for a name, so a file
+    /// name for [`Model::from_name`] (the embedded models, then the [`model_folders`]). Files in the working folder are never consulted for a name, so a file
     /// named `default` there cannot replace the default model; `./default` loads it.
     pub fn from_name_or_path(name_or_path: &str) -> Result<Self> {
         if is_model_path(name_or_path) {
@@ -229,9 +285,9 @@ impl Model {
         }
     }
 
-    /// `NAME.onnx` from the first [`MODEL_PATH_VAR`] folder that has it (`name` is checked).
+    /// `NAME.onnx` from the first of the [`model_folders`] that has it (`name` is checked).
     fn from_model_path(name: &str) -> Result<Self> {
-        let folders = model_path_folders();
+        let folders = model_folders();
         let Some(path) = folders
             .iter()
             .map(|folder| folder.join(format!("{name}.onnx")))
@@ -243,18 +299,20 @@ impl Model {
             } else {
                 available.join(", ")
             };
-            let searched = if folders.is_empty() {
-                format!("{MODEL_PATH_VAR} is not set, so no model folder was searched")
+            let list_folders: Vec<String> =
+                folders.iter().map(|f| f.display().to_string()).collect();
+            let variable = if std::env::var_os(MODEL_PATH_VAR).is_some() {
+                format!("the {MODEL_PATH_VAR} folders, then the user's and the system's")
             } else {
-                let list: Vec<String> = folders.iter().map(|f| f.display().to_string()).collect();
-                format!(
-                    "searched {MODEL_PATH_VAR} for {name}.onnx in: {}",
-                    list.join(", ")
-                )
+                format!("{MODEL_PATH_VAR} is not set; the user's and the system's folders")
             };
             return Err(Error::new(
                 ErrorKind::NoModel,
-                format!("unknown model name '{name}' (embedded in this build: {list}; {searched})"),
+                format!(
+                    "unknown model name '{name}' (embedded in this build: {list}; searched for \
+                     {name}.onnx in: {} ({variable}))",
+                    list_folders.join(", ")
+                ),
             ));
         };
         let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());

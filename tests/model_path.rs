@@ -1,7 +1,11 @@
 //! Installed models: `--model NAME` finds NAME.onnx in the COLORIZE_MODEL_PATH folders,
-//! names cannot leave those folders, embedded models win, and `--list-models` shows them.
-//! The CLI is run with the variable set on the child only, so no test changes this
-//! process's environment.
+//! then the user's folder ($XDG_DATA_HOME/colorize/models, by default
+//! ~/.local/share/colorize/models), then the system's ($XDG_DATA_DIRS, by default
+//! /usr/local/share and /usr/share, + colorize/models); names cannot leave those folders,
+//! embedded models win, and `--list-models` shows them. The CLI is run with the variables
+//! set on the child only, so no test changes this process's environment; unless a test
+//! says otherwise, XDG_DATA_HOME and XDG_DATA_DIRS point at empty folders, so that models
+//! installed on the machine (e.g. the Debian package colorize-models) do not show.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -36,14 +40,38 @@ impl Setup {
         self.dir.path().join(name)
     }
 
-    /// Runs `colorize ARGS` in `work/` with COLORIZE_MODEL_PATH = `model_path`.
-    fn run(&self, model_path: &str, args: &[&str]) -> Output {
-        Command::new(BIN)
+    /// `colorize ARGS` in `work/`, with XDG_DATA_HOME and XDG_DATA_DIRS at empty folders.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
             .args(args)
             .current_dir(self.path("work"))
+            .env("XDG_DATA_HOME", self.path("empty-data-home"))
+            .env("XDG_DATA_DIRS", self.path("empty-data-dir"));
+        command
+    }
+
+    /// Runs `colorize ARGS` in `work/` with COLORIZE_MODEL_PATH = `model_path`.
+    fn run(&self, model_path: &str, args: &[&str]) -> Output {
+        self.command(args)
             .env("COLORIZE_MODEL_PATH", model_path)
             .output()
             .unwrap()
+    }
+
+    /// Writes the valid test model as `folder/colorize/models/NAME.onnx` (a data folder in
+    /// the XDG sense) or, for a plain model folder, `folder/NAME.onnx`; returns the folder
+    /// the model is in.
+    fn install(&self, folder: &str, name: &str, valid: bool) -> PathBuf {
+        let dir = self.path(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        let bytes = if valid {
+            colorize::onnx::linear_test_model(0.5, -0.25)
+        } else {
+            b"not onnx: loading this file fails".to_vec()
+        };
+        std::fs::write(dir.join(format!("{name}.onnx")), bytes).unwrap();
+        dir
     }
 
     fn folders(&self, names: &[&str]) -> String {
@@ -120,18 +148,134 @@ fn unknown_name_lists_searched_folders() {
     assert!(t.contains(&s.path("models2").display().to_string()), "{t}");
     assert!(!s.path("work/out.png").exists());
 
-    // Unset: the message says no folder was searched.
-    let out = Command::new(BIN)
-        .args(["in.png", "-o", "out.png", "--model", "mytest"])
-        .current_dir(s.path("work"))
+    // Unset: the message says so and names the user's and the system's folders searched.
+    let out = s
+        .command(&["in.png", "-o", "out.png", "--model", "mytest"])
         .env_remove("COLORIZE_MODEL_PATH")
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
+    let t = text(&out);
+    assert!(t.contains("COLORIZE_MODEL_PATH is not set"), "{t}");
+    let user = s.path("empty-data-home/colorize/models");
+    let system = s.path("empty-data-dir/colorize/models");
+    assert!(t.contains(&format!("{}, {}", user.display(), system.display())), "{t}");
+}
+
+/// COLORIZE_MODEL_PATH, then $XDG_DATA_HOME/colorize/models, then colorize/models in each
+/// $XDG_DATA_DIRS folder in order: the first folder with NAME.onnx wins. Each step is shown
+/// by a valid model in the folder that must win and a broken file of the same name in every
+/// folder after it (loading one of those would fail).
+#[test]
+fn search_order_model_path_user_system() {
+    let s = Setup::new();
+    let run = |model_path: Option<&str>, args: &[&str]| {
+        let mut command = s.command(args);
+        command
+            .env("XDG_DATA_HOME", s.path("data-home"))
+            .env(
+                "XDG_DATA_DIRS",
+                format!(
+                    "{}:relative/ignored:{}",
+                    s.path("data-dir1").display(),
+                    s.path("data-dir2").display()
+                ),
+            )
+            .env_remove("COLORIZE_MODEL_PATH");
+        if let Some(path) = model_path {
+            command.env("COLORIZE_MODEL_PATH", path);
+        }
+        command.output().unwrap()
+    };
+    let user = s.install("data-home/colorize/models", "m", true);
+    s.install("data-dir1/colorize/models", "m", false);
+    s.install("data-dir2/colorize/models", "m", false);
+    // The user's folder comes before the system's.
+    let out = run(None, &["in.png", "-o", "user.png", "--model", "m"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(is_coloured(&s.path("work/user.png")));
+    // COLORIZE_MODEL_PATH comes before the user's folder.
+    s.install("data-home/colorize/models", "m", false);
+    s.install("plain", "m", true);
+    let plain = s.path("plain").display().to_string();
+    let out = run(Some(&plain), &["in.png", "-o", "path.png", "--model", "m"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Without it the broken user's file is the one found: its error names it.
+    let out = run(None, &["in.png", "-o", "fails.png", "--model", "m"]);
+    assert_ne!(out.status.code(), Some(0));
     assert!(
-        text(&out).contains("COLORIZE_MODEL_PATH is not set"),
+        text(&out).contains(&user.join("m.onnx").display().to_string()),
         "{}",
         text(&out)
+    );
+    // The first system folder comes before the second.
+    let system1 = s.install("data-dir1/colorize/models", "only-system", true);
+    s.install("data-dir2/colorize/models", "only-system", false);
+    let out = run(None, &["in.png", "-o", "system.png", "--model", "only-system"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // --list-models: each name once, with the folder that wins.
+    let out = run(Some(&plain), &["--list-models"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let installed: Vec<&str> = stdout.lines().filter(|l| l.contains("(installed in")).collect();
+    assert_eq!(
+        installed,
+        [
+            format!("m (installed in {plain})"),
+            format!("only-system (installed in {})", system1.display()),
+        ],
+        "{stdout}"
+    );
+    // A relative XDG_DATA_DIRS entry is ignored (the XDG specification): nothing from it.
+    s.install("work/relative/ignored/colorize/models", "relative", true);
+    let out = run(None, &["in.png", "-o", "relative.png", "--model", "relative"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// Without XDG_DATA_HOME the user's folder is ~/.local/share/colorize/models; without
+/// XDG_DATA_DIRS the system's are /usr/local/share/colorize/models and
+/// /usr/share/colorize/models (where the Debian package colorize-models installs).
+#[test]
+fn default_user_and_system_folders() {
+    let s = Setup::new();
+    s.install("home/.local/share/colorize/models", "in-home", true);
+    let run = |args: &[&str], xdg_data_home: Option<&str>| {
+        let mut command = s.command(args);
+        command
+            .env("HOME", s.path("home"))
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_DATA_DIRS")
+            .env_remove("COLORIZE_MODEL_PATH");
+        if let Some(value) = xdg_data_home {
+            command.env("XDG_DATA_HOME", value);
+        }
+        command.output().unwrap()
+    };
+    let out = run(&["in.png", "-o", "home.png", "--model", "in-home"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(is_coloured(&s.path("work/home.png")));
+    // An empty or relative XDG_DATA_HOME counts as unset.
+    for value in ["", "relative/data"] {
+        let out = run(&["in.png", "-o", "home2.png", "--model", "in-home"], Some(value));
+        assert!(out.status.success(), "XDG_DATA_HOME={value:?}: {}", text(&out));
+    }
+    let out = run(&["in.png", "-o", "x.png", "--model", "nosuch-model-name"], None);
+    let t = text(&out);
+    let home = s.path("home/.local/share/colorize/models");
+    assert!(
+        t.contains(&format!(
+            "in: {}, /usr/local/share/colorize/models, /usr/share/colorize/models (",
+            home.display()
+        )),
+        "{t}"
+    );
+    let folders = colorize::model_folders();
+    assert!(
+        folders.ends_with(&[
+            PathBuf::from("/usr/local/share/colorize/models"),
+            PathBuf::from("/usr/share/colorize/models")
+        ]) || std::env::var_os("XDG_DATA_DIRS").is_some(),
+        "{folders:?}"
     );
 }
 
