@@ -44,6 +44,41 @@ enum Tool {
     Eval(eval::EvalArgs),
     /// Colorizes photos with several models and writes one comparison grid image.
     Compare(compare::CompareArgs),
+    /// Writes the man page colorize(1), in roff, on stdout (for packagers; hidden).
+    #[command(name = "generate-man", hide = true)]
+    GenerateMan,
+    /// Writes the completion script of a shell on stdout (for packagers; hidden).
+    #[command(name = "generate-completions", hide = true)]
+    GenerateCompletions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `colorize generate-man` and `generate-completions`: written from the clap definition
+/// itself, so the man page and the completions always match the options.
+fn generate(tool: &Tool) -> ExitCode {
+    use clap::CommandFactory;
+    let mut command = Command::command();
+    // Written whole into memory first: clap_complete panics on a write error (a closed pipe).
+    let mut text = Vec::new();
+    match tool {
+        Tool::GenerateMan => clap_mangen::Man::new(command)
+            .render(&mut text)
+            .expect("writing into memory"),
+        Tool::GenerateCompletions { shell } => {
+            clap_complete::generate(*shell, &mut command, "colorize", &mut text)
+        }
+        Tool::Eval(_) | Tool::Compare(_) => unreachable!("not a generator"),
+    }
+    let mut out = std::io::stdout().lock();
+    match std::io::Write::write_all(&mut out, &text).and_then(|()| std::io::Write::flush(&mut out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("colorize: cannot write to stdout: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Colorizing files, folders and streams (the command without a subcommand).
@@ -57,7 +92,7 @@ pub struct Cli {
     #[arg(short, long, required_unless_present = "list_models")]
     pub output: Option<String>,
 
-    /// Model: an embedded or installed name (COLORIZE_MODEL_PATH; see --list-models), `default`,
+    /// Model: an embedded or installed name (see --list-models; docs/models.md), `default`,
     /// or an ONNX file path.
     #[arg(short, long, default_value = "default")]
     pub model: String,
@@ -184,7 +219,7 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub memory_budget: Option<u64>,
 
-    /// List the embedded models and exit.
+    /// List the embedded and installed models and exit.
     #[arg(long)]
     pub list_models: bool,
 }
@@ -327,6 +362,7 @@ fn main() -> ExitCode {
             return match tool {
                 Tool::Eval(args) => eval::run(&args),
                 Tool::Compare(args) => compare::run(&args),
+                Tool::GenerateMan | Tool::GenerateCompletions { .. } => generate(&tool),
             }
         }
         Ok(Command { run, .. }) => run,
@@ -376,7 +412,8 @@ fn main() -> ExitCode {
                 }
             );
         }
-        // Installed models (NAME.onnx in the COLORIZE_MODEL_PATH folders), with their folder.
+        // Installed models (NAME.onnx in COLORIZE_MODEL_PATH, the user's and the system's
+        // model folders), with their folder.
         let installed = colorize::installed_models();
         for (name, path) in &installed {
             let folder = path.parent().unwrap_or(path);
@@ -390,9 +427,15 @@ fn main() -> ExitCode {
         if colorize::available_models().is_empty() {
             eprintln!("colorize: this build has no embedded models; use --model FILE.onnx");
         }
-        if installed.is_empty() && std::env::var_os(colorize::MODEL_PATH_VAR).is_none() {
+        if installed.is_empty() {
+            let folders: Vec<String> = colorize::model_folders()
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
             eprintln!(
-                "colorize: {} is not set; set it to folders of NAME.onnx models to install more (docs/models.md)",
+                "colorize: no installed models; put NAME.onnx files in one of {} \
+                 (searched in this order; {} comes first; docs/models.md)",
+                folders.join(", "),
                 colorize::MODEL_PATH_VAR
             );
         }
