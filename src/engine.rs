@@ -358,14 +358,7 @@ fn working(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Res
         Upsampling::Guided => Some(box_downsample(&padded, pw, ph, stride)),
         Upsampling::Bilinear => None,
     };
-    let (ab, field_w, field_h) = model.run_plane_on(
-        padded,
-        pw,
-        ph,
-        options.precision,
-        options.vividness,
-        job.executor(),
-    )?;
+    let (ab, field_w, field_h) = model.run_plane_in(padded, pw, ph, options, job, (0.0, 1.0))?;
     job.stage(NETWORK_DONE, PREDICT_END)?;
     let (a, b) = split_planes(ab, field_w * field_h);
     let coefficients = match guide {
@@ -692,14 +685,10 @@ fn native(model: &Model, options: &Options, plane: Plane<'_>, job: &Job) -> Resu
             }
             let padded = pad_reflect(&tile_l, tile_w, tile_h, pw, ph, 0, 0);
             drop(tile_l);
-            let (field, field_w, field_h) = model.run_plane_on(
-                padded,
-                pw,
-                ph,
-                options.precision,
-                options.vividness,
-                job.executor(),
-            )?;
+            let tile = (ky * xs.len() + kx) as f32;
+            let span = (tile / tiles as f32, (tile + 1.0) / tiles as f32);
+            let (field, field_w, field_h) =
+                model.run_plane_in(padded, pw, ph, options, job, span)?;
             let (fa, fb) = field.split_at(field_w * field_h);
             let inv = 1.0 / s as f64;
             for y in 0..tile_h {
