@@ -127,10 +127,12 @@ colorize_gimp_load_model (const gchar  *spec,
     {
       gchar **names = colorize_gimp_model_names ();
       gchar  *known = g_strjoinv (", ", names);
+      gchar  *folder = colorize_gimp_user_model_folder ();
 
       g_set_error (error, COLORIZE_GIMP_ERROR, status,
-                   "Unknown model \"%s\": %s. The models here: %s; or give the path of "
-                   "an .onnx model file.", spec, detail, known);
+                   "Unknown model \"%s\". Choose one of %s, or put %s.onnx in %s.",
+                   spec, known, spec, folder);
+      g_free (folder);
       g_free (known);
       g_strfreev (names);
     }
@@ -243,13 +245,47 @@ const gchar *const colorize_gimp_precision_names[] = { "default", "f32", "bf16",
 gchar *
 colorize_gimp_precision_help (void)
 {
-  return g_strdup_printf ("Arithmetic of the network: f32 as the model was trained; bf16 is "
-                          "several times faster on CPUs with AMX (Intel Xeon 4th generation "
-                          "and later) and changes the colour very slightly (see "
-                          "docs/quality.md); without AMX it runs as f32 (%s on this CPU). "
-                          "default = the library's default.",
-                          colorize_precision_runs_natively (COLORIZE_PRECISION_BF16)
-                          ? "bf16 runs natively" : "no AMX");
+  const gboolean native = colorize_precision_runs_natively (COLORIZE_PRECISION_BF16);
+
+  return g_strdup_printf ("How the network computes. f32: exactly as the model was trained. "
+                          "bf16: several times faster on processors with AMX (Intel Xeon "
+                          "of the 4th generation and later), with colours that differ very "
+                          "slightly; elsewhere it computes as f32. default: bf16, which on "
+                          "this computer %s.",
+                          native ? "runs natively" : "computes as f32 (no AMX)");
+}
+
+const ColorizeWorkingSize colorize_gimp_working_sizes[] =
+{
+  { 0,    "The model's own (recommended)" },
+  { 384,  "384 px: finer colour edges, slower" },
+  { 512,  "512 px: finer still, about 4x slower" },
+  { 1024, "1024 px: slowest, colours may drift" },
+  { 0,    NULL }
+};
+
+const gchar colorize_gimp_working_size_help[] =
+  "The size the network looks at the photo, in pixels of its short side. Every size keeps "
+  "the photo's full resolution: the colour is laid over the original lightness. The "
+  "model's own size gives the most reliable colours. A larger size finds the colour of "
+  "smaller things and follows edges more closely, but each doubling takes about four "
+  "times as long, and far from the size the model learned at, colours fade or turn to "
+  "the wrong hue.";
+
+gchar *
+colorize_gimp_user_model_folder (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "colorize", "models", NULL);
+}
+
+gchar *
+colorize_gimp_help_folder (const gchar *program)
+{
+  gchar *folder = g_path_get_dirname (program);
+  gchar *help = g_build_filename (folder, "help", NULL);
+
+  g_free (folder);
+  return help;
 }
 
 /* The library's value for a precision name; FALSE with `error` set for an unknown name.
@@ -374,12 +410,14 @@ run_job (ColorizeJob *job, ColorizeProgress *progress)
   if (cancel_requested (progress) && (cancel_at >= 0.0 || timing_enabled ()))
     g_printerr ("colorize: %s cancel requested at library fraction %.3f after %d "
                     "reports; then %d more reports, the last at %.3f; the library returned "
-                    "status %d (%s) %.3f s after the request\n",
+                    "status %d (%s) %.3f s after the request; the longest time without a "
+                    "report %.3f s\n",
                     cancel_at >= 0.0 ? "test" : "user", cancelled_at_fraction, cancelled_at_report,
                     g_atomic_int_get (&job->reports) - cancelled_at_report,
                     g_atomic_int_get (&job->fraction) / 1e6,
                     (gint) job->status, colorize_status_str (job->status),
-                    (job->returned_at - progress->cancel_requested_at) / 1e6);
+                    (job->returned_at - progress->cancel_requested_at) / 1e6,
+                    job->longest_gap / 1e6);
   else if (cancel_at >= 0.0)
     g_printerr ("colorize: test cancel never requested (%d library reports, last %.3f)\n",
                 g_atomic_int_get (&job->reports), g_atomic_int_get (&job->fraction) / 1e6);

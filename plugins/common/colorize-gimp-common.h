@@ -98,6 +98,28 @@ typedef struct
   gdouble      vividness;    /* 0 = the model's default; a regression model ignores it */
 } ColorizeParams;
 
+/* The working sizes the dialogs offer, each with a label that says what it does; the
+ * list ends with a NULL label. 0 = the size the model was trained at. */
+typedef struct
+{
+  gint         size;
+  const gchar *label;
+} ColorizeWorkingSize;
+extern const ColorizeWorkingSize colorize_gimp_working_sizes[];
+
+/* The working size's help (the dialog's tooltip and the argument's description). */
+extern const gchar colorize_gimp_working_size_help[];
+
+/* The folder where a user puts model files of their own (NAME.onnx), to g_free(). */
+gchar   *colorize_gimp_user_model_folder (void);
+
+/* The help pages' folder installed beside the plug-in's binary (`program`: its path), as
+ * GIMP's help system wants it: a folder holding <language>/gimp-help.xml. To g_free(). */
+gchar   *colorize_gimp_help_folder (const gchar *program);
+
+/* The help domain of the plug-in's pages and the help ID of its dialog. */
+#define COLORIZE_GIMP_HELP_DOMAIN "colorize"
+
 /* The vividness control's range and help (the dialog's tooltip). */
 #define COLORIZE_GIMP_MAX_VIVIDNESS 10.0
 extern const gchar colorize_gimp_vividness_help[];

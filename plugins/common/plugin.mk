@@ -7,7 +7,8 @@
 #   WARNINGS       warnings to add for that GIMP's headers
 #
 # The plug-in finds libcolorize beside itself (rpath $ORIGIN); install copies it there,
-# stripped, under its file name and, if the library has one, its SONAME.
+# stripped, under its file name and, if the library has one, its SONAME, and its help
+# pages into help/ (the plug-in registers that folder as its GIMP help domain).
 
 ROOT             := $(abspath $(HERE)/../..)
 COLORIZE_INCLUDE ?= $(ROOT)/include
@@ -47,12 +48,15 @@ SONAME = $(shell objdump -p $(LIBRARY) 2>/dev/null | sed -n 's/^ *SONAME *//p')
 install: $(BUILD)/colorize
 	install -d "$(PLUGIN_DIR)"
 	install -m 755 $(BUILD)/colorize "$(PLUGIN_DIR)/colorize"
+	install -d "$(PLUGIN_DIR)/help/en"
+	install -m 644 $(COMMON)/help/en/gimp-help.xml $(COMMON)/help/en/index.html "$(PLUGIN_DIR)/help/en"
 	install -m 644 -s $(LIBRARY) "$(PLUGIN_DIR)/libcolorize.so"
 	if [ -n "$(SONAME)" ] && [ "$(SONAME)" != libcolorize.so ]; then \
 		ln -sf libcolorize.so "$(PLUGIN_DIR)/$(SONAME)"; fi
 
 uninstall:
 	rm -f "$(PLUGIN_DIR)/colorize" "$(PLUGIN_DIR)"/libcolorize.so*
+	rm -rf "$(PLUGIN_DIR)/help"
 	-rmdir "$(PLUGIN_DIR)"
 
 clean:

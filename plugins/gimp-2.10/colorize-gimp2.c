@@ -6,16 +6,20 @@
  *
  * PDB: plug-in-colorize  (run-mode, image, drawable, model, saturation)
  *      plug-in-colorize2 (run-mode, image, drawable, model, saturation, precision)
+ *      plug-in-colorize3 (run-mode, image, drawable, model, saturation, precision,
+ *                         vividness, working-size)
  *   model:      "" or "default" = the default model, a model name the library lists, or
  *               the path of an .onnx file (the library's colorize_model_load decides)
  *   saturation: multiplies the predicted a*, b*; 1.0 = as predicted
  *   precision:  "" or "default" = the library's default, "f32" or "bf16"
  * GIMP 2.10's Script-Fu wants exactly as many arguments as a procedure declares, so the
- * precision argument comes with a second procedure (GIMP's own file-png-save2 way) and
- * existing 5-argument calls of plug-in-colorize keep working; plug-in-colorize uses the
- * library's default precision. The dialog additionally offers the working size, the
- * precision and the vividness (remembered, shared by both procedures; calls through the
- * PDB get the model's default vividness).
+ * precision argument comes with a second procedure (GIMP's own file-png-save2 way), the
+ * vividness and the working size with a third, and existing calls keep working; the
+ * shorter procedures use the library's default precision, the model's default
+ * vividness and its own working size. The dialog offers every setting; it remembers
+ * them as soon as the user presses OK, so a run that is cancelled or fails keeps them
+ * for the next dialog and for Filters > Repeat.
+ * Help opens the plug-in's own page (help/ beside the binary, a GIMP help domain).
  * Interactive runs show their own progress window, whose Cancel stops the library and
  * leaves the image as it was (see colorize-gimp-progress-window.h).
  */
@@ -30,6 +34,7 @@
 
 #define PLUG_IN_PROC   "plug-in-colorize"
 #define PLUG_IN_PROC2  "plug-in-colorize2" /* the same, with the precision argument */
+#define PLUG_IN_PROC3  "plug-in-colorize3" /* and with vividness and working size */
 #define PLUG_IN_BINARY "colorize"
 #define PLUG_IN_ROLE   "gimp-colorize-neural"
 
@@ -66,6 +71,8 @@ query (void)
   gchar   *precision_help = colorize_gimp_precision_help ();
   gchar   *precision_arg_help = g_strdup_printf ("\"default\" (or \"\"), \"f32\" or \"bf16\". %s",
                                                  precision_help);
+  gchar   *working_size_help = g_strdup_printf ("0 = the model's own size (recommended). %s",
+                                                colorize_gimp_working_size_help);
   GimpParamDef args[] =
   {
     { GIMP_PDB_INT32,    "run-mode",   "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1), RUN-WITH-LAST-VALS (2) }" },
@@ -73,8 +80,12 @@ query (void)
     { GIMP_PDB_DRAWABLE, "drawable",   "Layer to colorize (its L* is kept, its colour replaced)" },
     { GIMP_PDB_STRING,   "model",      model_help },
     { GIMP_PDB_FLOAT,    "saturation", "Multiplies the predicted a*, b* (1.0 = as predicted, 0 = grey)" },
-    { GIMP_PDB_STRING,   "precision",  precision_arg_help }
+    { GIMP_PDB_STRING,   "precision",  precision_arg_help },
+    { GIMP_PDB_FLOAT,    "vividness",  (gchar *) colorize_gimp_vividness_help },
+    { GIMP_PDB_INT32,    "working-size", working_size_help }
   };
+  gchar   *help_folder = colorize_gimp_help_folder (gimp_get_progname ());
+  gchar   *help_uri = g_filename_to_uri (help_folder, NULL, NULL);
 
   gimp_install_procedure (PLUG_IN_PROC,
                           "Colorize a black-and-white photo with a neural network",
@@ -90,7 +101,7 @@ query (void)
                           "Colori_ze (neural)...",
                           "RGB*, GRAY*, INDEXED*",
                           GIMP_PLUGIN,
-                          G_N_ELEMENTS (args) - 1, 0,
+                          G_N_ELEMENTS (args) - 3, 0,
                           args, NULL);
   gimp_install_procedure (PLUG_IN_PROC2,
                           "Colorize a black-and-white photo with a neural network, at a chosen precision",
@@ -102,12 +113,32 @@ query (void)
                           NULL,
                           "RGB*, GRAY*, INDEXED*",
                           GIMP_PLUGIN,
+                          G_N_ELEMENTS (args) - 2, 0,
+                          args, NULL);
+  gimp_install_procedure (PLUG_IN_PROC3,
+                          "Colorize a black-and-white photo with a neural network, with every setting",
+                          "As " PLUG_IN_PROC2 ", with the vividness (0 = the model's default) "
+                          "and the working size (0 = the model's own) as seventh and eighth "
+                          "arguments.",
+                          "colorize authors",
+                          "colorize authors",
+                          "2026",
+                          NULL,
+                          "RGB*, GRAY*, INDEXED*",
+                          GIMP_PLUGIN,
                           G_N_ELEMENTS (args), 0,
                           args, NULL);
+
+  /* The Help button opens the plug-in's own page, installed beside it. */
+  if (help_uri != NULL)
+    gimp_plugin_help_register (COLORIZE_GIMP_HELP_DOMAIN, help_uri);
+  g_free (help_uri);
+  g_free (help_folder);
 
   gimp_plugin_menu_register (PLUG_IN_PROC, "<Image>/Colors");
   g_free (model_help);
   g_free (precision_arg_help);
+  g_free (working_size_help);
   g_free (precision_help);
   g_free (name_list);
   g_strfreev (names);
@@ -126,6 +157,49 @@ model_file_chosen (GtkFileChooser *chooser,
   g_free (path);
 }
 
+/* The working size as a few labelled choices; a remembered size that is not one of them
+ * (set through plug-in-colorize3) is offered too, as "N px". The combo keeps the size of
+ * each row in a GArray (GTK 2's combo has no row ids). */
+static GtkWidget *
+working_size_combo (gint current)
+{
+  GtkWidget *combo = gtk_combo_box_text_new ();
+  GArray    *sizes = g_array_new (FALSE, FALSE, sizeof (gint));
+  gint       active = -1;
+  gint       i;
+
+  for (i = 0; colorize_gimp_working_sizes[i].label != NULL; i++)
+    {
+      gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (combo),
+                                      colorize_gimp_working_sizes[i].label);
+      g_array_append_val (sizes, colorize_gimp_working_sizes[i].size);
+      if (colorize_gimp_working_sizes[i].size == current)
+        active = i;
+    }
+  if (active < 0)
+    {
+      gchar *label = g_strdup_printf ("%d px", current);
+
+      gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (combo), label);
+      g_array_append_val (sizes, current);
+      active = sizes->len - 1;
+      g_free (label);
+    }
+  gtk_combo_box_set_active (GTK_COMBO_BOX (combo), active);
+  g_object_set_data_full (G_OBJECT (combo), "sizes", sizes, (GDestroyNotify) g_array_unref);
+  gimp_help_set_help_data (combo, colorize_gimp_working_size_help, NULL);
+  return combo;
+}
+
+static gint
+working_size_chosen (GtkWidget *combo)
+{
+  GArray *sizes = g_object_get_data (G_OBJECT (combo), "sizes");
+  gint    row = gtk_combo_box_get_active (GTK_COMBO_BOX (combo));
+
+  return row >= 0 && (guint) row < sizes->len ? g_array_index (sizes, gint, row) : 0;
+}
+
 static gboolean
 colorize_dialog (ColorizeValues *values)
 {
@@ -138,7 +212,7 @@ colorize_dialog (ColorizeValues *values)
   GtkWidget     *note;
   GtkFileFilter *filter;
   GtkObject     *saturation_adj;
-  GtkObject     *size_adj;
+  GtkWidget     *size_combo;
   GtkObject     *vividness_adj;
   GtkWidget     *precision_combo;
   gchar        **names;
@@ -212,14 +286,9 @@ colorize_dialog (ColorizeValues *values)
   g_signal_connect (vividness_adj, "value-changed",
                     G_CALLBACK (gimp_double_adjustment_update), &values->vividness);
 
-  size_adj = gimp_scale_entry_new (GTK_TABLE (table), 0, 2, "_Working size:",
-                                   200, 6, values->working_size,
-                                   0, 2048, 16, 128, 0,
-                                   FALSE, 0, 16384,
-                                   "Short side (pixels) the network runs at; 0 = the size the model was trained at",
-                                   NULL);
-  g_signal_connect (size_adj, "value-changed",
-                    G_CALLBACK (gimp_int_adjustment_update), &values->working_size);
+  size_combo = working_size_combo (values->working_size);
+  gimp_table_attach_aligned (GTK_TABLE (table), 0, 2, "_Working size:", 0.0, 0.5,
+                             size_combo, 2, FALSE);
 
   /* Precision: "default" (the library's), f32 or bf16. */
   precision_combo = gtk_combo_box_text_new ();
@@ -265,6 +334,7 @@ colorize_dialog (ColorizeValues *values)
                  sizeof (values->model));
       g_strlcpy (values->precision, colorize_gimp_precision_names[MAX (precision, 0)],
                  sizeof (values->precision));
+      values->working_size = working_size_chosen (size_combo);
     }
   gtk_widget_destroy (dialog);
   return ok;
@@ -366,7 +436,8 @@ run (const gchar      *name,
   static GimpParam  values_out[2];
   ColorizeValues    values = { "", 1.0, 0, "default", 0.0 };
   GimpRunMode       run_mode = param[0].data.d_int32;
-  const gint        wanted_params = strcmp (name, PLUG_IN_PROC2) == 0 ? 6 : 5;
+  const gint        wanted_params = strcmp (name, PLUG_IN_PROC3) == 0 ? 8 :
+                                    strcmp (name, PLUG_IN_PROC2) == 0 ? 6 : 5;
   GimpPDBStatusType status = GIMP_PDB_SUCCESS;
   GError           *error = NULL;
   gint32            image;
@@ -394,6 +465,8 @@ run (const gchar      *name,
       values.precision[sizeof (values.precision) - 1] = '\0';
       if (! colorize_dialog (&values))
         status = GIMP_PDB_CANCEL;
+      else /* kept even if the run is then cancelled or fails */
+        gimp_set_data (PLUG_IN_PROC, &values, sizeof (values));
       break;
 
     case GIMP_RUN_NONINTERACTIVE:
@@ -418,10 +491,29 @@ run (const gchar      *name,
             }
           g_strlcpy (values.precision, param[5].data.d_string, sizeof (values.precision));
         }
+      if (nparams == 8)
+        {
+          values.vividness = param[6].data.d_float;
+          values.working_size = param[7].data.d_int32;
+        }
       if (! (values.saturation >= 0.0 && values.saturation <= 10.0))
         {
           g_set_error (&error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
                        "saturation must be between 0 and 10, not %g", values.saturation);
+          status = GIMP_PDB_CALLING_ERROR;
+        }
+      else if (! (values.vividness >= 0.0 && values.vividness <= COLORIZE_GIMP_MAX_VIVIDNESS))
+        {
+          g_set_error (&error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
+                       "vividness must be between 0 and %g, not %g",
+                       COLORIZE_GIMP_MAX_VIVIDNESS, values.vividness);
+          status = GIMP_PDB_CALLING_ERROR;
+        }
+      else if (values.working_size < 0 || values.working_size > 16384)
+        {
+          g_set_error (&error, COLORIZE_GIMP_ERROR, COLORIZE_ERROR_INVALID_ARGUMENT,
+                       "working size must be between 0 and 16384, not %d",
+                       values.working_size);
           status = GIMP_PDB_CALLING_ERROR;
         }
       break;
@@ -444,8 +536,6 @@ run (const gchar      *name,
         {
           if (run_mode != GIMP_RUN_NONINTERACTIVE)
             gimp_displays_flush ();
-          if (run_mode == GIMP_RUN_INTERACTIVE)
-            gimp_set_data (PLUG_IN_PROC, &values, sizeof (values));
         }
       else if (colorize_gimp_error_is_cancel (error))
         {

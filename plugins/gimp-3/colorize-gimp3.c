@@ -4,7 +4,8 @@
  * progress); plugins/common/ turns pixels into float sRGB through babl and calls the
  * library, which does all the colour work.
  *
- * PDB: plug-in-colorize (run-mode, image, drawables, model, saturation, precision, vividness)
+ * PDB: plug-in-colorize (run-mode, image, drawables, model, saturation, precision, vividness,
+ *                        working-size)
  *   model:      "" or "default" = the default model, a model name the library lists, or
  *               the path of an .onnx file (the library's colorize_model_load decides)
  *   saturation: multiplies the predicted a*, b*; 1.0 = as predicted
@@ -13,10 +14,13 @@
  *   vividness:  0 (default) = the model's own; from 0.1 up, how vivid a classification
  *               model's colours are (the library's colorize_settings_set_vividness);
  *               ignored by regression models
- * The dialog additionally offers the working size (an auxiliary argument: remembered,
- * not part of the PDB signature). Interactive runs show their own progress window,
- * whose Cancel stops the library and leaves the image as it was (see
- * colorize-gimp-progress-window.h).
+ *   working-size: 0 (default) = the model's own; else the short side, in pixels, the
+ *               network runs at
+ * Interactive runs show their own progress window, whose Cancel stops the library and
+ * leaves the image as it was (see colorize-gimp-progress-window.h). GIMP remembers the
+ * settings of successful runs only; the plug-in keeps those of a run that was cancelled
+ * or failed itself (CANCELLED_SETTINGS), so the next dialog and Filters > Repeat start
+ * from them. Help opens the plug-in's own page (help/ beside the binary).
  */
 #include <string.h>
 
@@ -29,6 +33,10 @@
 
 #define PLUG_IN_PROC   "plug-in-colorize"
 #define PLUG_IN_BINARY "colorize"
+
+/* In GIMP's profile folder: the settings of the last interactive run that did not succeed,
+ * newer than GIMP's own last values while the file exists. */
+#define CANCELLED_SETTINGS "colorize-unfinished-run-settings"
 
 #define COLORIZE_TYPE (colorize_get_type ())
 G_DECLARE_FINAL_TYPE (Colorize, colorize, COLORIZE, PLUG_IN, GimpPlugIn)
@@ -74,6 +82,13 @@ colorize_init (Colorize *colorize)
 static GList *
 colorize_query_procedures (GimpPlugIn *plug_in)
 {
+  gchar *help_folder = colorize_gimp_help_folder (gimp_get_progname ());
+  GFile *help = g_file_new_for_path (help_folder);
+
+  /* The Help button opens the plug-in's own page, installed beside it. */
+  gimp_plug_in_set_help_domain (plug_in, COLORIZE_GIMP_HELP_DOMAIN, help);
+  g_object_unref (help);
+  g_free (help_folder);
   return g_list_append (NULL, g_strdup (PLUG_IN_PROC));
 }
 
@@ -96,6 +111,7 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
   gchar         *name_list;
   gchar         *model_help;
   gchar         *precision_help;
+  gchar         *working_size_help;
 
   if (strcmp (name, PLUG_IN_PROC) != 0)
     return NULL;
@@ -142,10 +158,11 @@ colorize_create_procedure (GimpPlugIn  *plug_in,
   gimp_procedure_add_double_argument (procedure, "vividness", "_Vividness",
                                       colorize_gimp_vividness_help,
                                       0.0, COLORIZE_GIMP_MAX_VIVIDNESS, 0.0, G_PARAM_READWRITE);
-  gimp_procedure_add_int_aux_argument (procedure, "working-size", "_Working size",
-                                       "Short side (pixels) the network runs at; "
-                                       "0 = the size the model was trained at",
-                                       0, 16384, 0, G_PARAM_READWRITE);
+  working_size_help = g_strdup_printf ("0 = the model's own size (recommended). %s",
+                                       colorize_gimp_working_size_help);
+  gimp_procedure_add_int_argument (procedure, "working-size", "_Working size",
+                                   working_size_help, 0, 16384, 0, G_PARAM_READWRITE);
+  g_free (working_size_help);
   return procedure;
 }
 
@@ -208,6 +225,80 @@ model_row (GimpProcedureConfig *config)
   return row;
 }
 
+/* The working size as a few labelled choices; a size that is not one of them (set through
+ * the PDB) is offered too, as "N px". */
+static GtkListStore *
+working_size_store (GimpProcedureConfig *config)
+{
+  GtkListStore *store = GTK_LIST_STORE (g_object_new (GIMP_TYPE_INT_STORE, NULL));
+  GtkTreeIter   iter;
+  gboolean      listed = FALSE;
+  gint          current = 0;
+  gint          i;
+
+  g_object_get (config, "working-size", &current, NULL);
+  for (i = 0; colorize_gimp_working_sizes[i].label != NULL; i++)
+    {
+      gtk_list_store_append (store, &iter);
+      gtk_list_store_set (store, &iter,
+                          GIMP_INT_STORE_VALUE, colorize_gimp_working_sizes[i].size,
+                          GIMP_INT_STORE_LABEL, colorize_gimp_working_sizes[i].label,
+                          -1);
+      listed |= colorize_gimp_working_sizes[i].size == current;
+    }
+  if (! listed)
+    {
+      gchar *label = g_strdup_printf ("%d px", current);
+
+      gtk_list_store_append (store, &iter);
+      gtk_list_store_set (store, &iter, GIMP_INT_STORE_VALUE, current,
+                          GIMP_INT_STORE_LABEL, label, -1);
+      g_free (label);
+    }
+  return store;
+}
+
+/* GIMP keeps the settings of successful interactive runs only. Those of a run that was
+ * cancelled or failed are kept here, and win over GIMP's while they exist. */
+static GFile *
+unfinished_settings_file (void)
+{
+  return gimp_directory_file (CANCELLED_SETTINGS, NULL);
+}
+
+static void
+load_unfinished_settings (GimpProcedureConfig *config)
+{
+  GFile  *file = unfinished_settings_file ();
+  GError *error = NULL;
+
+  if (g_file_query_exists (file, NULL) &&
+      ! gimp_config_deserialize_file (GIMP_CONFIG (config), file, NULL, &error))
+    {
+      g_printerr ("colorize: ignoring %s: %s\n", g_file_peek_path (file), error->message);
+      g_clear_error (&error);
+    }
+  g_object_unref (file);
+}
+
+static void
+keep_unfinished_settings (GimpProcedureConfig *config, gboolean finished)
+{
+  GFile  *file = unfinished_settings_file ();
+  GError *error = NULL;
+
+  if (finished)
+    g_file_delete (file, NULL, NULL);
+  else if (! gimp_config_serialize_to_file (GIMP_CONFIG (config), file,
+                                            "settings of an unfinished colorize run",
+                                            "end", NULL, &error))
+    {
+      g_printerr ("colorize: cannot keep the settings: %s\n", error->message);
+      g_clear_error (&error);
+    }
+  g_object_unref (file);
+}
+
 static gboolean
 colorize_dialog (GimpProcedure       *procedure,
                  GimpProcedureConfig *config)
@@ -216,7 +307,9 @@ colorize_dialog (GimpProcedure       *procedure,
   GtkWidget *content;
   GtkWidget *row;
   GtkWidget *scale;
+  GtkWidget *combo;
   GtkWidget *label;
+  GtkListStore *store;
   gchar     *note;
   gboolean   ok;
 
@@ -230,9 +323,11 @@ colorize_dialog (GimpProcedure       *procedure,
   scale = gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
                                                  "vividness", 1.0);
   gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (scale), 0.0, 5.0, FALSE);
-  scale = gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
-                                                 "working-size", 1.0);
-  gimp_scale_entry_set_bounds (GIMP_SCALE_ENTRY (scale), 0, 2048, FALSE);
+  store = working_size_store (config);
+  combo = gimp_procedure_dialog_get_int_combo (GIMP_PROCEDURE_DIALOG (dialog),
+                                               "working-size", GIMP_INT_STORE (store));
+  g_object_unref (store);
+  gtk_widget_set_tooltip_text (combo, colorize_gimp_working_size_help);
 
   note = g_strdup_printf ("libcolorize %s. Keeps the lightness (L*) of every pixel and "
                           "predicts its colour; only the selection changes.",
@@ -319,6 +414,8 @@ colorize_run (GimpProcedure        *procedure,
         return gimp_procedure_new_return_values (procedure, GIMP_PDB_CALLING_ERROR, error);
       }
 
+  if (run_mode != GIMP_RUN_NONINTERACTIVE)
+    load_unfinished_settings (config);
   if (run_mode == GIMP_RUN_INTERACTIVE && ! colorize_dialog (procedure, config))
     return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);
 
@@ -335,6 +432,8 @@ colorize_run (GimpProcedure        *procedure,
   if (model == NULL)
     {
       g_free (precision);
+      if (run_mode == GIMP_RUN_INTERACTIVE)
+        keep_unfinished_settings (config, FALSE);
       return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
     }
 
@@ -403,6 +502,8 @@ colorize_run (GimpProcedure        *procedure,
   g_free (results);
   g_free (areas);
   colorize_progress_window_destroy (window);
+  if (run_mode == GIMP_RUN_INTERACTIVE)
+    keep_unfinished_settings (config, ok);
 
   if (! ok && colorize_gimp_error_is_cancel (error))
     {

@@ -30,12 +30,19 @@ What is checked, case by case (a table is printed; the exit status is 1 if any f
     the image's size back (as 8-bit RGB), and equals the CLI's `--precision bf16` result
     (the other cases leave the argument out, as older callers do); GIMP 2.10: an unknown
     precision is an error with the plug-in's message;
-  * GIMP 3, with the embedded classification model `vivid`: the vividness argument at 3
-    gives the CLI's `--vividness 3` result, which differs from vivid's default vividness;
+  * with the embedded classification model `vivid`: the vividness argument at 3 (GIMP 2.10:
+    plug-in-colorize3) gives the CLI's `--vividness 3` result, which differs from vivid's
+    default vividness;
   * cancel: with COLORIZE_GIMP_TEST_CANCEL_AT set, the plug-in cancels its own run from
     the main thread (as its Cancel button does) once the library has reported some
     progress on a larger layer; the library must return CANCELLED at its next report,
-    within a second, and the image must come back exactly as it went in.
+    within a second, and the image must come back exactly as it went in;
+  * cancel at a large working size: the same with the default model at working size 1500
+    on a 2001x1501 layer (GIMP 2.10: plug-in-colorize3), cancelled while the network
+    runs: CANCELLED within a second, and the library never went a second without a
+    progress report (the bar moves);
+  * help: the plug-in registered its help domain with GIMP (pluginrc), and the folder
+    holds the page its dialog's help ID maps to.
 
 GIMP exits 0 whatever happens in a batch command, so success is judged only by the
 output files and the log; GIMP always runs under `timeout`.
@@ -66,6 +73,11 @@ WIDTH, HEIGHT = 123, 77
 CANCEL_WIDTH, CANCEL_HEIGHT = 2001, 1501
 CANCEL_AT = 0.2   # library fraction at which the plug-in cancels itself
 CANCEL_LIMIT_S = 1.0
+# The large cancel: working size 1500 with the default model; the library's network spans
+# its fractions 0.3 to 0.55, so 0.36 is inside the network, past the plan's preparation.
+LARGE_WORKING_SIZE = 1500
+LARGE_CANCEL_AT = 0.36
+REPORT_GAP_LIMIT_S = 1.0
 
 # ---- inputs ------------------------------------------------------------------------
 
@@ -181,14 +193,15 @@ class Gimp:
                       "export": "PRECISION-U16-NON-LINEAR"}}
 
     def case_script(self, src: Path, dst: Path, model: str, saturation: float, selection,
-                    variant=None, precision=None, vividness=None) -> str:
+                    variant=None, precision=None, vividness=None, working_size=None) -> str:
         """A Script-Fu expression: open, (convert precision), (select), colorize, save,
         close. A failing call aborts the expression, so no output file is written.
         variant: None, a precision name (see PRECISIONS), "layer-mask" (the plug-in is
         handed the layer's mask instead of the layer: it must refuse) or "caught" (an
         error of the plug-in is caught and the image saved as it is then).
         precision: None (the argument left out) or the network's precision argument.
-        vividness: None (left out) or the GIMP 3 vividness argument."""
+        vividness, working_size: None (left out) or the arguments (GIMP 2.10: through
+        plug-in-colorize3, which takes every argument)."""
         s, d = scheme_string(self.path(src)), scheme_string(self.path(dst))
         before, after, target, wrap = "", "", "layer", "{}"
         if variant == "caught":  # the error is caught, the image saved as it is afterwards
@@ -209,11 +222,16 @@ class Gimp:
                     f"  {before}"
                     # 2.10's Script-Fu wants every declared argument: the precision comes
                     # with plug-in-colorize2, so that 5-argument calls keep working.
-                    f"  " + wrap.format((f"(plug-in-colorize RUN-NONINTERACTIVE image {target} "
-                                         if precision is None else
-                                         f"(plug-in-colorize2 RUN-NONINTERACTIVE image {target} ")
-                                        + f"{scheme_string(model)} {saturation!r}"
-                                        + ("" if precision is None else f" {scheme_string(precision)}") + ")") +
+                    f"  " + wrap.format(
+                        (f"(plug-in-colorize3 RUN-NONINTERACTIVE image {target} {scheme_string(model)} "
+                         f"{saturation!r} {scheme_string(precision or 'default')} {float(vividness or 0)!r} "
+                         f"{int(working_size or 0)})")
+                        if vividness is not None or working_size is not None else
+                        ((f"(plug-in-colorize RUN-NONINTERACTIVE image {target} "
+                          if precision is None else
+                          f"(plug-in-colorize2 RUN-NONINTERACTIVE image {target} ")
+                         + f"{scheme_string(model)} {saturation!r}"
+                         + ("" if precision is None else f" {scheme_string(precision)}") + ")")) +
                     f"  {after}"
                     f"  (gimp-file-save RUN-NONINTERACTIVE image layer {d} {d})"
                     f"  (gimp-image-delete image))")
@@ -225,6 +243,7 @@ class Gimp:
                                     f"#:saturation {saturation!r}"
                                     + ("" if precision is None else f" #:precision {scheme_string(precision)}")
                                     + ("" if vividness is None else f" #:vividness {vividness!r}")
+                                    + ("" if working_size is None else f" #:working-size {working_size}")
                                     + ")") +
                 f"  {after}"
                 f"  (gimp-file-save RUN-NONINTERACTIVE image {d} -1)"
@@ -446,21 +465,23 @@ def check_untouched_after_error(report: Report, out: Path, src: Path, log_text: 
 
 CANCEL_LINE = re.compile(r"colorize: test cancel requested at library fraction ([0-9.]+) after (\d+) reports; "
                          r"then (\d+) more reports, the last at ([0-9.]+); the library returned status (\d+) "
-                         r"\(([^)]*)\) ([0-9.]+) s after the request")
+                         r"\(([^)]*)\) ([0-9.]+) s after the request; the longest time without a report "
+                         r"([0-9.]+) s")
 
 
-def check_cancel(report: Report, out: Path, src: Path, log_text: str) -> None:
+def check_cancel(report: Report, out: Path, src: Path, log_text: str,
+                 name="cancel stops the library and leaves the image untouched", gap_limit=None) -> None:
     """The plug-in's own cancel (the path of its Cancel button), on a larger layer: the
     library stops at its next progress report with CANCELLED (10) within CANCEL_LIMIT_S,
     before the end of its work, and the image is saved afterwards exactly as it was
-    (still GRAY, same pixels)."""
-    name = "cancel stops the library and leaves the image untouched"
+    (still GRAY, same pixels). `gap_limit`: the longest time the library may go without a
+    progress report before the cancel, in seconds (None: not checked)."""
     found = CANCEL_LINE.search(log_text)
     if not found:
         never = re.search(r"colorize: test cancel never requested[^\n]*", log_text)
         report.check(name, False, never.group(0) if never else "no cancel report in the GIMP log")
         return
-    at, before, after, last, status, status_text, seconds = found.groups()
+    at, before, after, last, status, status_text, seconds, gap = found.groups()
     if not out.exists():
         report.check(name, False, f"GIMP wrote no {out.name} (see the GIMP log)")
         return
@@ -469,12 +490,35 @@ def check_cancel(report: Report, out: Path, src: Path, log_text: str) -> None:
     s, _ = read_png(src)
     worst = int(np.abs(a - s).max())
     ok = (int(status) == 10 and int(after) <= 1 and float(last) < 1.0 and float(seconds) <= CANCEL_LIMIT_S
-          and info["greyscale"] and worst == 0)
+          and info["greyscale"] and worst == 0 and (gap_limit is None or float(gap) <= gap_limit))
     report.check(name, ok,
                  f"{s.shape[1]}×{s.shape[0]}: cancelled at {float(at):.2f} after {before} reports; "
                  f"{after} more report(s) (≤ 1), the last at {float(last):.2f} (< 1); status {status} "
                  f"({status_text}, must be 10) {float(seconds) * 1000:.0f} ms after the request "
-                 f"(≤ {CANCEL_LIMIT_S * 1000:.0f}); still GRAY: {info['greyscale']}, max change {worst} (must be 0)")
+                 f"(≤ {CANCEL_LIMIT_S * 1000:.0f}); still GRAY: {info['greyscale']}, max change {worst} (must be 0); "
+                 f"the longest time without a progress report {float(gap):.2f} s"
+                 + ("" if gap_limit is None else f" (≤ {gap_limit:.1f})"))
+
+
+def check_help(report: Report, gimp_dir: Path, chroot) -> None:
+    """The plug-in registered its help domain (GIMP writes it to pluginrc), and the
+    domain's folder maps the dialog's help ID to a page that is there."""
+    name = "Help: the plug-in's help domain is registered and its page installed"
+    pluginrc = gimp_dir / "pluginrc"
+    text = pluginrc.read_text(errors="replace") if pluginrc.exists() else ""
+    found = re.search(r'\(help-def "colorize" "([^"]+)"\)', text)
+    if not found:
+        report.check(name, False, f"no (help-def \"colorize\" …) in {pluginrc}")
+        return
+    uri = found.group(1)
+    folder = Path(uri[len("file://"):]) if uri.startswith("file://") else Path(uri)
+    if chroot is not None:
+        folder = chroot / folder.relative_to("/")
+    index = folder / "en" / "gimp-help.xml"
+    mapped = re.search(r'<help-item id="plug-in-colorize" ref="([^"]+)"', index.read_text()) if index.exists() else None
+    page = index.parent / mapped.group(1) if mapped else None
+    ok = page is not None and page.is_file() and "Working size" in page.read_text()
+    report.check(name, ok, f"{uri}: " + (f"plug-in-colorize -> {page.name}" if ok else f"no page for plug-in-colorize under {folder}"))
 
 
 def check_error(report: Report, name: str, out: Path, log_text: str, expected: str) -> None:
@@ -552,8 +596,9 @@ def main() -> int:
         run_cli(inputs["rgb8"], ref["default"], None)
     ref["bf16"] = work / "cli-bf16.png"
     run_cli(inputs["gray8"], ref["bf16"], chroma_model, precision="bf16")
-    # The vividness argument (GIMP 3) needs a classification model: the embedded `vivid`.
-    vividness_case = args.gimp == 3 and "vivid" in embedded_model_names()
+    # The vividness argument (GIMP 2.10: plug-in-colorize3) needs a classification model:
+    # the embedded `vivid`.
+    vividness_case = "vivid" in embedded_model_names()
     if vividness_case:
         ref["vividness"] = work / "cli-vividness.png"
         run_cli(inputs["rgb8"], ref["vividness"], "vivid", vividness=3.0)
@@ -583,6 +628,7 @@ def main() -> int:
         ("layer-mask", inputs["rgb8"], chroma_model, 1.0, None, "layer-mask"),
         ("inference-error", inputs["gray8"], failing_model, 1.0, None, "caught"),
         ("cancel", inputs["cancel"], chroma_model, 1.0, None, "caught"),
+        ("cancel-large", inputs["cancel"], "", 1.0, None, "caught"),
         ("default-model", inputs["rgb8"], "", 1.0, None),
         ("bf16", inputs["gray8"], chroma_model, 1.0, None),
     ] + [("unknown-precision", inputs["rgb8"], chroma_model, 1.0, None)] * (args.gimp == 2) + [("named-model", inputs["rgb8"], name, 1.0, None) for name in named] \
@@ -595,7 +641,8 @@ def main() -> int:
         model_arg = gimp.path(model) if isinstance(model, Path) else model
         scripts.append(gimp.case_script(src, outputs[name], model_arg, saturation, selection,
                                         variant[0] if variant else None, network_precision.get(name),
-                                        3.0 if name == "vividness" else None))
+                                        3.0 if name == "vividness" else None,
+                                        LARGE_WORKING_SIZE if name == "cancel-large" else None))
 
     if args.gimp == 3:  # several selected layers: only GIMP 3 hands a plug-in more than one
         outputs["two-layers-top"] = work / "gimp-two-layers-top.png"
@@ -611,16 +658,20 @@ def main() -> int:
     # plug-in cancel itself applies to the whole session): it runs first in the unknown-
     # model session, where it changes nothing (that call fails before the library runs).
     script_of = {name: s for (name, *_), s in zip(cases, scripts)}
-    alone = expected_failures | {"cancel"}
+    # The large cancel needs another fraction, so a session of its own.
+    alone = expected_failures | {"cancel", "cancel-large"}
     cancel_env = {"COLORIZE_GIMP_TEST_CANCEL_AT": repr(CANCEL_AT)}
     sessions = [([s for name, s in script_of.items() if name not in alone], None)]
     sessions += [([script_of["cancel"], script_of[name]], cancel_env) if name == "unknown-model" else ([script_of[name]], None)
                  for name in script_of if name in expected_failures]
+    sessions.append(([script_of["cancel-large"]], {"COLORIZE_GIMP_TEST_CANCEL_AT": repr(LARGE_CANCEL_AT)}))
     log_text, times = "", []
     for number, (session, extra_env) in enumerate(sessions):
         log = work / f"gimp-{number}.log"
         times.append(gimp.run(session, log, extra_env))
-        log_text += log.read_text(errors="replace")
+        session_log = log.read_text(errors="replace")
+        log_text += session_log
+    large_cancel_log = session_log  # the last session's
     print(f"GIMP {args.gimp}: {len(cases)} batch commands in {len(sessions)} sessions, {sum(times):.1f} s "
           f"({', '.join(f'{t:.1f}' for t in times)}); logs: {work}/gimp-*.log", flush=True)
 
@@ -663,6 +714,10 @@ def main() -> int:
                 f'Could not use the model "{gimp.path(corrupt_model)}"')
     check_untouched_after_error(report, outputs["inference-error"], inputs["gray8"], log_text, "Colorizing failed")
     check_cancel(report, outputs["cancel"], inputs["cancel"], log_text)
+    check_cancel(report, outputs["cancel-large"], inputs["cancel"], large_cancel_log,
+                 f"cancel at working size {LARGE_WORKING_SIZE} (default model) within a second, "
+                 f"reports at least every second", REPORT_GAP_LIMIT_S)
+    check_help(report, work / "gimp", args.chroot)
     check_error(report, "a layer mask is refused", outputs["layer-mask"], log_text, "Colorize works on")
     if with_default:
         compare_to_reference(report, "default model (\"\") vs CLI", outputs["default-model"], ref["default"], 1,
