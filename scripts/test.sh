@@ -13,27 +13,51 @@
 # failed, after running them all.
 #   COLORIZE_SUITE_SKIP="55-scale-out 50-gimp": leave out these tests/ci.d steps (by name,
 #   without .sh); they show as "skipped" in the table. CI sets nothing and runs them all.
+#   COLORIZE_REQUIRE_ALL (default 1 here, as in CI): every test must run. A Rust test that
+#   cannot run here (a tool, a privilege or ../shared missing) fails instead of passing
+#   with "skipped:" (tests/common: `skip`), and a step that exits 77 ("skipped", with its
+#   reason) fails. Set it to 0 to let them skip; the table then shows each skipped step.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
 skipped() { case " ${COLORIZE_SUITE_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
+export COLORIZE_REQUIRE_ALL=${COLORIZE_REQUIRE_ALL:-1}
 
 names=()
 times=()
 results=()
 failed=()
 suite_start=$SECONDS
+# A step's exit status 77 means "skipped": the last line of its output (through `logged`)
+# that says "skipped" gives the reason.
+step_log=$(mktemp)
+logged() {
+  "$@" 2>&1 | tee "$step_log"
+  return "${PIPESTATUS[0]}"
+}
 step() {
   local name=$1; shift
   echo "=== $name"
-  local start=$SECONDS result=ok
-  "$@" || result=FAILED
+  local start=$SECONDS result=ok status=0
+  : >"$step_log"
+  "$@" || status=$?
+  if [ $status = 77 ]; then
+    local reason
+    reason=$(grep -i "skipped" "$step_log" | tail -n 1 | sed 's/.*[Ss][Kk][Ii][Pp][Pp][Ee][Dd]:* *//' | cut -c1-80)
+    if [ "$COLORIZE_REQUIRE_ALL" = 1 ]; then
+      result="FAILED (skipped, but every step is required: ${reason:-no reason given})"
+    else
+      result="skipped: ${reason:-no reason given}"
+    fi
+  elif [ $status != 0 ]; then
+    result=FAILED
+  fi
   echo "=== $name: $result ($((SECONDS - start)) s)"
   names+=("$name")
   times+=("$((SECONDS - start))")
   results+=("$result")
-  [ "$result" = ok ] || failed+=("$name")
+  case $result in ok | skipped*) ;; *) failed+=("$name") ;; esac
 }
 
 build_tools() {
@@ -47,6 +71,11 @@ torch() {
 
 step "set-up: C compiler, Python" build_tools
 step "set-up: torch (scripts/setup-torch.sh)" torch
+test_tools() {
+  local tools_env
+  tools_env=$(scripts/setup-test-tools.sh) && eval "$tools_env"
+}
+step "set-up: test tools (scripts/setup-test-tools.sh)" test_tools
 if [ -z "${LIBTORCH:-}" ]; then
   echo "no libtorch: every build below needs it (feature train); stopping"
 else
@@ -104,7 +133,7 @@ else
     [ -x "$script" ] || continue
     if skipped "$(basename "$script" .sh)"; then
       echo "=== $script: skipped (COLORIZE_SUITE_SKIP)"
-      names+=("$script"); times+=(0); results+=(skipped)
+      names+=("$script"); times+=(0); results+=("skipped (COLORIZE_SUITE_SKIP)")
       continue
     fi
     # Started in the background above; collected after the last step.
@@ -112,7 +141,7 @@ else
     if [ "$script" = tests/ci.d/60-fuzz.sh ] && [ -n "$fuzz_build_pid" ]; then
       step "waiting for the fuzz build" fuzz_build_wait
     fi
-    step "$script" "$script"
+    step "$script" logged "$script"
   done
   [ -z "$fuzz_build_pid" ] || step "waiting for the fuzz build" fuzz_build_wait
   [ -z "$cinstall_pid" ] || step "tests/ci.d/15-cinstall.sh (waited for; in the background)" cinstall_wait

@@ -382,7 +382,7 @@ fn real_photos_from_shared_data() {
         "/../shared/data/mit-8scenes-64"
     ));
     if !dir.is_dir() {
-        println!("skipped: {} is absent", dir.display());
+        common::skip(&format!("{} is absent", dir.display()));
         return;
     }
     let f = Fixture::new();

@@ -286,7 +286,7 @@ fn fifo_and_device_outputs_are_written_into_not_replaced() {
     let null = dir.path().join("null");
     let c_null = std::ffi::CString::new(null.as_os_str().as_encoded_bytes()).unwrap();
     if unsafe { libc::mknod(c_null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) } != 0 {
-        println!("skipped the device case: mknod needs root");
+        common::skip("the device case: mknod needs root");
         return;
     }
     let out = Command::new(BIN)
@@ -337,7 +337,7 @@ impl Drop for SmallTmpfs {
 fn full_tmpfs_is_a_clear_error_without_partial_output() {
     let dir = tempfile::tempdir().unwrap();
     let Some(fs) = SmallTmpfs::mount(dir.path().join("small")) else {
-        println!("skipped: cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
+        common::skip("cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
         return;
     };
     let model = dir.path().join("spatial.onnx");

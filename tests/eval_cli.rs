@@ -3,6 +3,8 @@
 //! independent Python computation (tests/metrics_crosscheck.py) and against the numbers
 //! in ../shared/data/DATA.md.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -458,14 +460,15 @@ fn shared_data() -> Option<PathBuf> {
     if path.is_dir() {
         Some(path)
     } else {
-        println!("note: {SHARED_DATA} is absent; skipping the shared-data check");
+        common::skip(&format!("{SHARED_DATA} is absent: the shared-data check"));
         None
     }
 }
 
 /// A Python with numpy, Pillow and scikit-image: $COLORIZE_CROSSCHECK_PYTHON or python3.
-/// None (test skipped with a note) unless $COLORIZE_REQUIRE_CROSSCHECK is set, as in CI
-/// (tests/ci.d/40-eval.sh), where a missing one fails the test.
+/// None (the test skipped, see `common::skip`) when there is none; when every test is
+/// required, or $COLORIZE_REQUIRE_CROSSCHECK is set (tests/ci.d/40-eval.sh), a missing one
+/// fails the test.
 fn crosscheck_python() -> Option<String> {
     let python = std::env::var("COLORIZE_CROSSCHECK_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python)
@@ -479,9 +482,9 @@ fn crosscheck_python() -> Option<String> {
         std::env::var_os("COLORIZE_REQUIRE_CROSSCHECK").is_none(),
         "{python} lacks numpy, Pillow or scikit-image (tests/ci.d/40-eval.sh installs them)"
     );
-    println!(
-        "note: {python} lacks numpy/Pillow/scikit-image; skipping the independent cross-check"
-    );
+    common::skip(&format!(
+        "{python} lacks numpy/Pillow/scikit-image: the independent cross-check"
+    ));
     None
 }
 

@@ -137,7 +137,7 @@ fn imagemagick() -> Option<&'static str> {
 #[test]
 fn shell_pipeline_and_parallel_batch() {
     if imagemagick().is_none() {
-        println!("skipped: ImageMagick is not installed (tests/ci.d/10-examples.sh installs it)");
+        common::skip("ImageMagick is not installed (scripts/setup-test-tools.sh installs it)");
         return;
     }
     let s = setup();
@@ -181,7 +181,7 @@ fn shell_pipeline_and_parallel_batch() {
 #[test]
 fn sample_photo_with_the_embedded_model() {
     if colorize::default_model_name().is_none() {
-        println!("skipped: this build embeds no default model yet");
+        common::skip("this build embeds no default model");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -3,8 +3,8 @@
 //! ICC inputs colour-managed before L* (checked against ImageMagick's lcms conversion),
 //! `--keep-profile`; JPEG quality and subsampling from the input; compressed TIFF; inputs
 //! with several pages or frames refused. The inputs are small files made here by
-//! ImageMagick and exiftool, installed with apt-get when missing; where they cannot be
-//! had, each test says "skipped: ..." and passes.
+//! ImageMagick and exiftool, which the suite's set-up installs; without them each test is
+//! skipped (`common::skip`: a failure when every test is required, as in the suite).
 
 mod common;
 
@@ -28,40 +28,18 @@ fn tools_present() -> bool {
     ok(CONVERT, "-version") && ok("exiftool", "-ver")
 }
 
-/// ImageMagick and exiftool, installed once if missing (as root, with apt-get).
+/// ImageMagick and exiftool (the suite's set-up installs them: scripts/setup-test-tools.sh).
 fn tools() -> bool {
     static PRESENT: OnceLock<bool> = OnceLock::new();
-    *PRESENT.get_or_init(|| {
-        if tools_present() {
-            return true;
-        }
-        let install = || {
-            Command::new("apt-get")
-                .args([
-                    "install",
-                    "-y",
-                    "-qq",
-                    "imagemagick",
-                    "libimage-exiftool-perl",
-                ])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !install() {
-            let _ = Command::new("apt-get").args(["update", "-qq"]).output();
-            install();
-        }
-        tools_present()
-    })
+    *PRESENT.get_or_init(tools_present)
 }
 
 macro_rules! require_tools {
     () => {
         if !tools() {
-            eprintln!(
-                "skipped: ImageMagick ({CONVERT}) and exiftool are needed and could not be installed"
-            );
+            common::skip(&format!(
+                "ImageMagick ({CONVERT}) and exiftool are needed (scripts/setup-test-tools.sh installs them)"
+            ));
             return;
         }
     };

@@ -101,7 +101,7 @@ fn a_fifo_is_not_read_as_a_model() {
     let fifo = dir.path().join("model.onnx");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     if !made.is_ok_and(|s| s.success()) {
-        println!("skipped: mkfifo is not available");
+        common::skip("mkfifo is not available");
         return;
     }
     // Opening a FIFO for reading blocks until a writer comes: run it aside, with a deadline.

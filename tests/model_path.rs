@@ -7,6 +7,8 @@
 //! says otherwise, XDG_DATA_HOME and XDG_DATA_DIRS point at empty folders, so that models
 //! installed on the machine (e.g. the Debian package colorize-models) do not show.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -316,7 +318,7 @@ fn library_refuses_names_that_are_not_plain() {
 #[test]
 fn embedded_name_wins_over_installed_file() {
     let Some(embedded) = colorize::available_models().first().copied() else {
-        println!("skipped: this build has no embedded models");
+        common::skip("this build has no embedded models");
         return;
     };
     let s = Setup::new();

@@ -65,7 +65,8 @@ fi
 
 # ---- GIMP 3 in a Debian 13 chroot --------------------------------------------------------
 if [ "${COLORIZE_SKIP_GIMP3:-0}" = 1 ]; then
-    say "COLORIZE_SKIP_GIMP3=1: not testing GIMP 3"
+    say "skipped: GIMP 3 (COLORIZE_SKIP_GIMP3=1)"
+    [ $status = 0 ] && exit 77
     exit $status
 fi
 CHROOT_SH=tests/gimp/gimp3-chroot.sh

@@ -21,8 +21,8 @@ DEFAULT_NAME=$(head -n1 src/models/DEFAULT 2>/dev/null | tr -d '[:space:]' || tr
 # COLORIZE_BENCH_MODEL overrides the model (to try the guard before models are shipped).
 MODEL=${COLORIZE_BENCH_MODEL:-src/models/$DEFAULT_NAME.onnx}
 if [ ! -f "$MODEL" ]; then
-    say "SKIPPED: no default model in src/models (src/models/DEFAULT names '$DEFAULT_NAME'); nothing to measure"
-    exit 0
+    say "skipped: no default model in src/models (src/models/DEFAULT names '$DEFAULT_NAME'); nothing to measure"
+    exit 77
 fi
 
 VENV=$ROOT/target/bench-venv

@@ -623,3 +623,19 @@ pub fn run_bounded(
     };
     (output, usage.ru_maxrss as u64 * 1024)
 }
+
+/// Whether every optional test must run: `COLORIZE_REQUIRE_ALL=1`, which the suite
+/// (`scripts/test.sh`, what CI runs) sets after installing what the tests need.
+pub fn all_required() -> bool {
+    std::env::var("COLORIZE_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// A test that cannot run here: says so (a line starting "skipped:", which the suite
+/// counts), or, when every test is required, fails with the reason.
+pub fn skip(reason: &str) {
+    assert!(
+        !all_required(),
+        "required, but cannot run: {reason} (COLORIZE_REQUIRE_ALL=1; scripts/test.sh installs what the tests need)"
+    );
+    println!("skipped: {reason}");
+}
