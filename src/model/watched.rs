@@ -136,7 +136,7 @@ fn run_plan(
         let first_node = Instant::now();
         state.run_plan_with_eval(inputs, |session, op_state, node, node_inputs| {
             if shared.stop.load(Ordering::Relaxed) {
-                anyhow::bail!("stopped");
+                tract_onnx::tract_core::internal::bail!("stopped");
             }
             if let Some(&(start, end)) = shares.get(&node.id) {
                 let elapsed = first_node.elapsed().as_secs_f64();
