@@ -1,14 +1,15 @@
 //! `colorize-bench`: the performance benchmark, in one command.
 //!
-//! (a) the network alone, our engine vs Python onnxruntime (same ONNX bytes, threads and
-//!     input), sizes 256/512/1024, interleaved, ratio printed;
+//! (a) the network alone, our engine vs Python onnxruntime and Python OpenVINO (same ONNX
+//!     bytes, threads and input), sizes 256/512/1024, interleaved, ratios printed;
 //! (b) the CLI end to end on a 12 MP grey JPEG, split into stages;
 //! (c) peak RSS of the CLI on a 50 MP grey JPEG, working vs native (tiled) mode;
 //! (d) on request (`--only depths`): 8-bit vs 16-bit vs float buffers through the library.
 //!
 //! `cargo build --release --features bench && target/release/colorize-bench`
 //! (docs/performance.md; the levers measured with it: PERF_NOTES.md). Needs
-//! `python3 -m pip install onnxruntime numpy` for (a).
+//! `python3 -m pip install onnxruntime openvino numpy` for (a) (without openvino, (a) says
+//! why and times ONNX Runtime only).
 
 mod depths;
 mod images;
@@ -66,7 +67,10 @@ struct Args {
     /// Modes for the peak-memory runs.
     #[arg(long, value_delimiter = ',', default_value = "working,native")]
     rss_modes: Vec<String>,
-    /// Python interpreter with onnxruntime and numpy.
+    /// Network comparison without OpenVINO (ONNX Runtime only).
+    #[arg(long)]
+    no_openvino: bool,
+    /// Python interpreter with onnxruntime, openvino and numpy.
     #[arg(long, default_value = "python3")]
     python: String,
     /// Where generated inputs and scratch files go.
@@ -105,6 +109,9 @@ struct Report {
     model: String,
     threads: usize,
     onnxruntime: Option<String>,
+    openvino: Option<String>,
+    /// Why OpenVINO was not measured (not installed, --no-openvino).
+    openvino_skipped: Option<String>,
     network: Vec<network::SizeResult>,
     end_to_end: Option<pipeline::Stages>,
     peak_rss: Vec<memory::PeakRss>,
@@ -199,26 +206,65 @@ fn main() -> Result<()> {
 
     if parts.contains(&Part::Network) {
         let model = colorize::Model::from_file(&model_path)?;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/ort_runner.py");
-        let mut ort = network::OrtRunner::start(&args.python, &script, &model_path, args.threads)?;
+        let mut ort = network::PeerRunner::start_ort(&args.python, &model_path, args.threads)?;
         report.onnxruntime = Some(ort.version.clone());
-        println!(
-            "\n(a) network alone, ours (tract) vs onnxruntime {}",
-            ort.version
-        );
-        println!(
-            "    (ORT runs f32 in every row: its CPU provider has no bf16 convolution, so the"
-        );
-        println!("     bf16 rows' ratio is against what a user would otherwise run)");
-        println!(
-            "{:>6} {:>9} {:>12} {:>12} {:>12} {:>10} {:>11}",
-            "size", "precision", "ours first", "ours median", "ORT f32", "ours/ORT", "max |diff|"
-        );
         let precisions = args
             .precisions
             .iter()
             .map(|name| parse_precision(name))
             .collect::<Result<Vec<_>>>()?;
+        // One OpenVINO process per precision it runs at (each compiles its own plans).
+        let mut openvino: Vec<(&'static str, network::PeerRunner)> = Vec::new();
+        if args.no_openvino {
+            report.openvino_skipped = Some("--no-openvino".into());
+        } else {
+            for &precision in &precisions {
+                let ov_precision = network::openvino_precision(precision);
+                if openvino.iter().any(|(p, _)| *p == ov_precision) {
+                    continue;
+                }
+                match network::PeerRunner::start_openvino(
+                    &args.python,
+                    &model_path,
+                    args.threads,
+                    ov_precision,
+                ) {
+                    Ok(runner) => {
+                        report.openvino = Some(runner.version.clone());
+                        openvino.push((ov_precision, runner));
+                    }
+                    Err(e) => {
+                        println!("OpenVINO skipped: {e:#}");
+                        report.openvino_skipped = Some(format!("{e:#}"));
+                        openvino.clear();
+                        break;
+                    }
+                }
+            }
+        }
+        println!(
+            "\n(a) network alone, ours (tract) vs onnxruntime {} and OpenVINO {}",
+            ort.version,
+            report.openvino.as_deref().unwrap_or("(skipped)")
+        );
+        println!(
+            "    (ORT runs f32 in every row: its CPU provider has no bf16 convolution, so the"
+        );
+        println!("     bf16 rows' ours/ORT is against what a user would otherwise run; OpenVINO");
+        println!("     runs at the precision ours ran: bf16 where the CPU has AMX-BF16, else f32)");
+        println!(
+            "{:>6} {:>9} {:>11} {:>11} {:>10} {:>8} {:>12} {:>8} {:>9} {:>9}",
+            "size",
+            "precision",
+            "ours first",
+            "ours med",
+            "ORT f32",
+            "ours/ORT",
+            "OpenVINO",
+            "ours/OV",
+            "|d| ORT",
+            "|d| OV"
+        );
         for &precision in &precisions {
             if !precision.runs_natively() {
                 println!(
@@ -230,16 +276,31 @@ fn main() -> Result<()> {
         for &size in &args.sizes {
             for &precision in &precisions {
                 let rounds = network::rounds_for(size, args.rounds);
-                let r = network::bench_size(&model, &mut ort, &work_dir, size, precision, rounds)?;
+                let ov_precision = network::openvino_precision(precision);
+                let ov = openvino
+                    .iter_mut()
+                    .find(|(p, _)| *p == ov_precision)
+                    .map(|(_, r)| r);
+                let r =
+                    network::bench_size(&model, &mut ort, ov, &work_dir, size, precision, rounds)?;
+                let ov_time = match (&r.openvino_precision, r.openvino_median_s) {
+                    (Some(p), Some(t)) => format!("{:.1}ms {p}", t * 1e3),
+                    _ => "-".into(),
+                };
+                let opt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
                 println!(
-                    "{:>6} {:>9} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>10.2} {:>11.2e}",
+                    "{:>6} {:>9} {:>9.1}ms {:>9.1}ms {:>8.1}ms {:>8.2} {:>12} {:>8} {:>9.2e} {:>9}",
                     r.size,
                     r.precision,
                     r.ours_first_s * 1e3,
                     r.ours_median_s * 1e3,
                     r.ort_median_s * 1e3,
                     r.ratio,
-                    r.max_abs_diff
+                    ov_time,
+                    opt(r.ratio_openvino),
+                    r.max_abs_diff,
+                    r.max_abs_diff_openvino
+                        .map_or("-".into(), |d| format!("{d:.2e}")),
                 );
                 report.network.push(r);
             }
