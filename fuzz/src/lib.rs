@@ -17,6 +17,8 @@
 //!   the fuzzer reaches the size limits of `Model::from_bytes` that raw bytes rarely do.
 //! - [`decode`]: the CLI's decode path (`colorize::io::decode_bytes` with limits, then
 //!   `colorize_image` and encoding) on arbitrary bytes.
+//! - [`cli::metadata`] and [`cli::encoders`]: the CLI's metadata read-and-write path and
+//!   its output encoders (in `cli.rs`).
 //!
 //! Every function panics (= a crash for libFuzzer, a failure for `cargo test`) when an
 //! invariant breaks: a panic caught at the C boundary, a buffer written on failure, stride
@@ -27,6 +29,21 @@ use std::ffi::{c_char, CStr};
 use std::sync::OnceLock;
 
 use colorize::contract::keys;
+
+/// The `colorize` command's own modules, compiled here from its sources exactly as the
+/// binary compiles them (`metadata.rs` names the other two as `crate::profile` and
+/// `crate::jpeg`, so they sit at this crate's root). When the command moves into a crate
+/// of its own, these three become uses of that crate's modules.
+#[path = "../../src/bin/colorize/metadata.rs"]
+pub mod metadata;
+#[path = "../../src/bin/colorize/profile.rs"]
+pub mod profile;
+#[path = "../../src/bin/colorize/jpeg.rs"]
+pub mod jpeg;
+
+/// The checks of the `metadata` and `encoders` targets.
+#[path = "cli.rs"]
+pub mod cli;
 
 /// The C ABI as a C caller sees it. Status and enums are plain integers here, so that the
 /// fuzzer can pass values that are not valid enumerators (as C may).
