@@ -21,6 +21,9 @@ CFLAGS           ?= -O2 -g -Wall -Wextra -Wno-unused-parameter $(WARNINGS)
 XDG_CONFIG_HOME  ?= $(HOME)/.config
 PLUGIN_DIR        = $(GIMP_DIRECTORY)/plug-ins/colorize
 LIBRARY          := $(COLORIZE_LIBDIR)/libcolorize.so
+# Where the plug-in looks for libcolorize first: beside itself (what `make install` puts
+# there). scripts/package-deb.sh sets it empty: the packaged plug-in uses the system's.
+PLUGIN_RPATH     ?= -Wl,-rpath,'$$ORIGIN'
 
 GIMP_CFLAGS := $(shell $(PKG_CONFIG) --cflags gimpui-$(GIMP_API) gegl-0.4)
 GIMP_LIBS   := $(shell $(PKG_CONFIG) --libs gimpui-$(GIMP_API) gegl-0.4)
@@ -40,7 +43,7 @@ $(COLORIZE_INCLUDE)/colorize.h $(LIBRARY):
 $(BUILD)/colorize: $(SOURCES) $(HEADERS) $(LIBRARY) $(COMMON)/plugin.mk
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -I$(COLORIZE_INCLUDE) -I$(COMMON) $(GIMP_CFLAGS) -o $@ $(SOURCES) \
-		-L$(COLORIZE_LIBDIR) -lcolorize -Wl,-rpath,'$$ORIGIN' $(GIMP_LIBS) -lm $(LDFLAGS)
+		-L$(COLORIZE_LIBDIR) -lcolorize $(PLUGIN_RPATH) $(GIMP_LIBS) -lm $(LDFLAGS)
 
 # The name the plug-in asks the loader for (empty for a library without a SONAME).
 SONAME = $(shell objdump -p $(LIBRARY) 2>/dev/null | sed -n 's/^ *SONAME *//p')

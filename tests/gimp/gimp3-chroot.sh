@@ -15,7 +15,8 @@ ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 CHROOT=${GIMP3_CHROOT:-$ROOT_DIR/target/gimp3-trixie}
 STAMP=$CHROOT/.colorize-gimp3-ready
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES="gimp libgimp-3.0-dev gcc make pkg-config"
+# dpkg-dev: dpkg-shlibdeps and dpkg-buildflags for the packaged plug-in (scripts/package-deb.sh)
+PACKAGES="gimp libgimp-3.0-dev gcc make pkg-config dpkg-dev"
 
 setup() {
     if [ -f "$STAMP" ]; then
