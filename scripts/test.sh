@@ -8,7 +8,8 @@
 #   3. every tests/ci.d/NN-*.sh in order (examples, eval cross-check, GIMP 2.10 and 3
 #      headless, fuzzing, valgrind, benchmark guard); each installs what it needs itself.
 #      The fuzz targets' ASan build starts beside step 2, at a lower priority, and so does
-#      15-cinstall.sh (cargo-c's install of the C library), collected at the end.
+#      15-cinstall.sh (cargo-c's install of the C library), collected before
+#      52-debian-packages.sh, which packages its build.
 # Prints a table of the steps and their times at the end; exits non-zero if any step
 # failed, after running them all.
 #   COLORIZE_SUITE_SKIP="55-scale-out 50-gimp": leave out these tests/ci.d steps (by name,
@@ -138,6 +139,10 @@ else
     fi
     # Started in the background above; collected after the last step.
     [ "$script" = tests/ci.d/15-cinstall.sh ] && [ -n "$cinstall_pid" ] && continue
+    # The Debian packages hold cargo-c's build of the library: 15-cinstall.sh first.
+    if [ "$script" = tests/ci.d/52-debian-packages.sh ] && [ -n "$cinstall_pid" ]; then
+      step "tests/ci.d/15-cinstall.sh (waited for; in the background)" cinstall_wait
+    fi
     if [ "$script" = tests/ci.d/60-fuzz.sh ] && [ -n "$fuzz_build_pid" ]; then
       step "waiting for the fuzz build" fuzz_build_wait
     fi

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The installed C library: `cargo cinstall` (cargo-c) into a staging prefix, then
 # examples/colorize_pgm.c built with nothing but `pkg-config --cflags --libs colorize` and
-# run on a small PGM. Checks what a packager gets: the SONAME (libcolorize.so.0.1) and the
+# run on a small PGM. Checks what a packager gets (scripts/package-deb.sh packages this build): the SONAME (libcolorize.so.0.1) and the
 # client's NEEDED entry, the versioned links, the static library, the header equal to
 # include/colorize.h, no debug info or symbol table in the shared library, and its code
 # without the embedded models (printed; guarded against growth).
@@ -32,17 +32,24 @@ if ! cargo cinstall --version 2>/dev/null | grep -q "^cargo-c $cargo_c_version";
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-prefix="$work/prefix"
+# Installed as a distribution installs it: prefix /usr, the multiarch library folder, into a
+# staging folder (--destdir). scripts/package-deb.sh packages this build with the very same
+# arguments: cargo-c's build depends on them (another prefix or destdir recompiles the
+# crate), so with the same ones it finds the build fresh and compiles nothing.
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || cc -print-multiarch)
+stage="$(pwd)/target/cinstall-stage"
+rm -rf "$stage"
+prefix="$stage/usr"
 start=$(date +%s)
 # Its own target folder: cargo-c builds for an explicit --target, which shares no artifacts
 # with the suite's build, and a folder of its own keeps it off the suite's build lock.
-cargo cinstall --release --no-default-features --prefix "$prefix" --libdir lib \
-  --target-dir target/cinstall
+cargo cinstall --release --no-default-features --prefix /usr --libdir "/usr/lib/$multiarch" \
+  --destdir "$stage" --target-dir target/cinstall
 echo "15-cinstall: cargo cinstall took $(( $(date +%s) - start )) s"
 
 failed=0
 fail() { echo "15-cinstall: $*" >&2; failed=1; }
-lib="$prefix/lib"
+lib="$prefix/lib/$multiarch"
 for file in "$lib/libcolorize.so" "$lib/libcolorize.a" "$lib/pkgconfig/colorize.pc" "$prefix/include/colorize.h"; do
   [ -e "$file" ] || fail "missing ${file#"$prefix"/}"
 done
@@ -70,8 +77,8 @@ echo "15-cinstall: libcolorize.so $so_bytes bytes = $model_bytes bytes of embedd
 # tract's operators, which it cannot trim by feature).
 [ "$code_bytes" -le 33000000 ] || fail "code without models is $code_bytes bytes, over 33 MB"
 
-# A client built with pkg-config alone.
-export PKG_CONFIG_PATH="$lib/pkgconfig"
+# A client built with pkg-config alone (the sysroot maps colorize.pc's /usr into the stage).
+export PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$stage"
 flags=$(pkg-config --cflags --libs colorize)
 echo "15-cinstall: pkg-config --cflags --libs colorize: $flags"
 # shellcheck disable=SC2086 # the flags are words
