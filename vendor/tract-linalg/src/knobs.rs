@@ -61,6 +61,13 @@ tract_data::declare_knob!(
 );
 
 tract_data::declare_knob!(
+    TRACT_AVX512_F32_KERNEL,
+    Option<String>,
+    None,
+    "x86_64 with AVX-512: name the f32 matrix kernel for n > 1 products (e.g. avx512_mmm_f32_32x6) instead of the cost model's pick, for A/B measurements; ignored when that kernel is not runnable here."
+);
+
+tract_data::declare_knob!(
     TRACT_CPU_ISA,
     Option<String>,
     None,

@@ -599,6 +599,11 @@ fn avx512_mmv_f32(suitable: &[Suitable], query: &Query) -> Option<&'static str> 
 }
 
 fn avx512_mmm_f32(suitable: &[Suitable], query: &Query) -> Option<&'static str> {
+    if let Some(forced) = crate::knobs::TRACT_AVX512_F32_KERNEL.get() {
+        if let Some(choice) = X86_F32_CHOICES.iter().find(|c| (c.name)() == forced) {
+            return Some((choice.name)());
+        }
+    }
     match super::vendor() {
         super::Vendor::Intel => super::intel_avx512_linear::linear_model()
             .preferred(suitable, query.m, query.k, query.n),
