@@ -11,17 +11,21 @@ mod common;
 #[allow(dead_code)]
 #[path = "../fuzz/src/lib.rs"]
 mod harness;
+// The command's metadata.rs, compiled inside the harness, names these at the crate root.
+use harness::{jpeg, profile};
 
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// A fuzz target's check, shared with the fuzzer.
 type Harness = fn(&[u8]);
-const TARGETS: [(&str, Harness); 4] = [
+const TARGETS: [(&str, Harness); 6] = [
     ("capi", harness::capi),
     ("model_load", harness::model_load),
     ("model_shape", harness::model_shape),
     ("decode", harness::decode),
+    ("metadata", harness::cli::metadata),
+    ("encoders", harness::cli::encoders),
 ];
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
@@ -352,6 +356,12 @@ fn write_seeds() {
     let mut bomb = vec![0u8];
     bomb.extend(common::png_header_only(100_000, 100_000));
     write("decode", "bomb-100000x100000.png", &bomb);
+
+    // The command's metadata path and output encoders: files carrying every block, in
+    // each container, to several outputs; each encoder with each pixel layout.
+    for (target, name, bytes) in harness::cli::seeds() {
+        write(target, &name, &bytes);
+    }
 }
 
 /// The C ABI's answer to each kind of bad call, printed as the rows of the C column of the

@@ -27,7 +27,7 @@
 
 use image::{DynamicImage, ImageFormat};
 
-use crate::metadata::{self as cli, Carried, Settings, Subsampling, TiffCompression};
+use super::metadata::{self as cli, Carried, Settings, Subsampling, TiffCompression};
 
 /// The output formats the command writes (`--format`), in the order a fuzz byte picks them.
 pub const OUTPUT_FORMATS: [ImageFormat; 7] = [
@@ -144,6 +144,15 @@ fn difference(a: &DynamicImage, b: &DynamicImage) -> String {
     }
 }
 
+/// The linear test model, loaded once.
+fn linear_model() -> &'static colorize::Model {
+    static MODEL: std::sync::OnceLock<colorize::Model> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| {
+        colorize::Model::from_bytes(&colorize::onnx::linear_test_model(0.5, -0.25), "linear")
+            .expect("linear model")
+    })
+}
+
 fn decode_back(bytes: &[u8], what: &str) -> DynamicImage {
     match colorize::io::decode_bytes(bytes, &colorize::io::Limits::default()) {
         Ok(image) => image,
@@ -188,6 +197,19 @@ pub fn metadata(data: &[u8]) {
         }
     };
     let (w, h) = (image.width(), image.height());
+    if w == 0 || h == 0 {
+        // The decoder gives some files (a GIF of height 0) as an empty image: the command
+        // stops at colorize_image, which refuses it (exit 1, nothing written).
+        let options = colorize::Options {
+            working_size: 16,
+            ..Default::default()
+        };
+        assert!(
+            colorize::colorize_image(linear_model(), &options, image).is_err(),
+            "colorize_image took an empty {w}x{h} image"
+        );
+        return;
+    }
     // The conversion back to a kept input profile may refuse (exit 1 in the command).
     let Ok(coloured) = cli::give_out(colorized_layout(image), &input) else {
         return;
@@ -1054,7 +1076,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         c.dpi = Some((300.0, 240.0));
         c
     };
-    let srgb = crate::profile::srgb_icc();
+    let srgb = super::profile::srgb_icc();
     let p3 = ColorProfile::new_display_p3().encode().unwrap();
     let gray_icc = ColorProfile::new_gray_with_gamma(2.2).encode().unwrap();
     let plain = Settings {

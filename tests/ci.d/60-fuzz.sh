@@ -1,12 +1,15 @@
 #!/bin/sh
 # Fuzzes the C ABI, model loading (raw bytes, and models built from metadata and graph
-# shapes) and the CLI's image decode path (fuzz/, cargo-fuzz +
-# libFuzzer + AddressSanitizer) for a bounded time each, starting from the committed seeds
-# (fuzz/seeds/<target>) and the kept crash cases (tests/fuzz-cases/<target>).
+# shapes), the CLI's image decode path, its metadata read-and-write path and its output
+# encoders (fuzz/, cargo-fuzz + libFuzzer + AddressSanitizer) for a bounded time each,
+# starting from the committed seeds (fuzz/seeds/<target>), the committed minimised corpus
+# of the long runs (fuzz/corpus-min/<target>, docs/status.md) and the kept crash cases
+# (tests/fuzz-cases/<target>).
 # A crash fails CI; its input is copied to tests/fuzz-cases/<target>/ to become a regression
 # test (tests/fuzz_regressions.rs).
 #
-#   FUZZ_SECONDS=60 (per target)   FUZZ_RUNS (optional cap on executions per target)
+#   FUZZ_SECONDS=60 (the mean per target of the first four; 3 x FUZZ_SECONDS in all, shared
+#   as below)   FUZZ_RUNS (optional cap on executions per target)
 #   --build-only: install cargo-fuzz if missing and build the targets, run nothing
 #   (scripts/test.sh does this beside the main build, which leaves CPU idle on its
 #   serial chain of tract crates).
@@ -37,17 +40,24 @@ echo "60-fuzz: building the fuzz targets (release, ASan; colorize with default f
 [ "$build_only" = 1 ] && exit 0
 
 status=0
-for target in capi model_load model_shape decode; do
-  # The two model targets share one target's time, so adding model_shape kept CI flat.
-  target_seconds=$seconds
-  case $target in model_load | model_shape) target_seconds=$(( (seconds + 1) / 2 )) ;; esac
+for target in capi model_load model_shape decode metadata encoders; do
+  # Six targets in the time the first four had (3 x FUZZ_SECONDS, so CI's fuzz time stayed
+  # flat), in sixths of FUZZ_SECONDS: the two new ones (metadata, encoders) 4 each, capi and
+  # decode 3, the two model targets 2 each (at 60: 40, 40, 30, 30, 20, 20 s).
+  case $target in
+    metadata | encoders) weight=4 ;;
+    capi | decode) weight=3 ;;
+    *) weight=2 ;;
+  esac
+  target_seconds=$(( (seconds * weight + 5) / 6 ))
   corpus="fuzz/corpus/$target"
   mkdir -p "$corpus" "fuzz/artifacts/$target"
   runs=""
   [ -n "${FUZZ_RUNS:-}" ] && runs="-runs=$FUZZ_RUNS"
-  echo "60-fuzz: $target for ${target_seconds} s (seeds: fuzz/seeds/$target, crash cases: tests/fuzz-cases/$target)"
+  echo "60-fuzz: $target for ${target_seconds} s (seeds: fuzz/seeds/$target, corpus: fuzz/corpus-min/$target, crash cases: tests/fuzz-cases/$target)"
   log="fuzz/artifacts/$target.log"
   set -- "$corpus" "fuzz/seeds/$target"
+  [ -d "fuzz/corpus-min/$target" ] && set -- "$@" "fuzz/corpus-min/$target"
   [ -d "tests/fuzz-cases/$target" ] && set -- "$@" "tests/fuzz-cases/$target"
   # -rss_limit_mb: a single input may not use more than 2 GiB (a decompression bomb would).
   if (cd fuzz && cargo fuzz run -O "$target" -- \
