@@ -395,10 +395,12 @@ for release in $releases; do
     build_plugin_package "$release"
 done
 
-# --fail-on warning: a new warning fails; the known ones are overridden in the packages,
-# each with its reason (packaging/debian/*.lintian-overrides), and shown here (O:).
+# Any error or warning fails; the known ones are overridden in the packages, each with its
+# reason (packaging/debian/*.lintian-overrides), and shown here (O:).
 say "lintian $(lintian --version | sed 's/.* v//') on $(ls "$WORK/common"/*.deb $(for r in $releases; do ls "$OUT/$r"/gimp-plugin-colorize_*.deb; done) | wc -l) packages"
-lintian --fail-on error,warning --show-overrides --tag-display-limit 0 "$WORK/common"/*.deb \
-    $(for r in $releases; do ls "$OUT/$r"/gimp-plugin-colorize_*.deb; done) ||
-    die "lintian found errors or warnings"
+# Judged from the output: lintian's exit status also counts overridden tags.
+lintian --show-overrides --tag-display-limit 0 "$WORK/common"/*.deb \
+    $(for r in $releases; do ls "$OUT/$r"/gimp-plugin-colorize_*.deb; done) >"$WORK/lintian.log" 2>&1
+cat "$WORK/lintian.log"
+if grep -q '^[EW]: ' "$WORK/lintian.log"; then die "lintian found errors or warnings"; fi
 say "done: $(for r in $releases; do printf '%s ' "$OUT/$r/"; done)"
