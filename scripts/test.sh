@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included, on a fresh clone (what `.ci/run` calls):
 #   1. set-up: a C compiler and Python if missing, libtorch for the trainer
-#      (scripts/setup-torch.sh: a venv with torch from PyPI);
+#      (scripts/setup-torch.sh: a venv with torch from PyPI), the tools the tests use
+#      (scripts/setup-test-tools.sh: ImageMagick, exiftool, the metrics cross-check's Python);
 #   2. one build of everything (scripts/cargo-suite.sh: --release --features train,bench,
 #      the same for every cargo call below, so the dependency graph compiles once) and
 #      `cargo test`;
-#   3. every tests/ci.d/NN-*.sh in order (examples, eval cross-check, GIMP 2.10 and 3
-#      headless, fuzzing, valgrind, benchmark guard); each installs what it needs itself.
+#   3. every tests/ci.d/NN-*.sh in order (the installed C library, GIMP 2.10 and 3 headless,
+#      the Debian packages, Slurm and parallel, fuzzing, valgrind, benchmark guard); each
+#      installs the system it needs itself.
 #      The fuzz targets' ASan build starts beside step 2, at a lower priority, and so does
 #      15-cinstall.sh (cargo-c's install of the C library), collected before
 #      52-debian-packages.sh, which packages its build.
