@@ -289,6 +289,10 @@ build_plugin_package() {
     install -d "$d$plugindir"
     rm -f "$deb/gimp-plugin-colorize.substvars"
     build_plugin "$release" "$d$plugindir/colorize"
+    # The dialog's Help page: the plug-in registers help/ beside itself as its help domain.
+    install -d "$d$plugindir/help/en"
+    install -m 644 plugins/common/help/en/gimp-help.xml plugins/common/help/en/index.html \
+        "$d$plugindir/help/en/"
     if [ "$release" = bookworm ]; then
         (cd "$tree" && dpkg-shlibdeps -Tdebian/gimp-plugin-colorize.substvars \
             "debian/gimp-plugin-colorize$plugindir/colorize")
