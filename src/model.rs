@@ -589,13 +589,13 @@ impl Model {
         precision: Precision,
         vividness: f32,
     ) -> Result<(Vec<f32>, usize, usize)> {
-        self.run_plane_on(
+        self.run_plane_with(
             l,
             width,
             height,
             precision,
             vividness,
-            Executor::RayonGlobal,
+            Runner::Inline(Executor::RayonGlobal),
         )
     }
 
@@ -622,25 +622,6 @@ impl Model {
             options.precision,
             options.vividness,
             runner,
-        )
-    }
-
-    fn run_plane_on(
-        &self,
-        l: Vec<f32>,
-        width: usize,
-        height: usize,
-        precision: Precision,
-        vividness: f32,
-        executor: Executor,
-    ) -> Result<(Vec<f32>, usize, usize)> {
-        self.run_plane_with(
-            l,
-            width,
-            height,
-            precision,
-            vividness,
-            Runner::Inline(executor),
         )
     }
 
