@@ -219,7 +219,7 @@ mod tests {
     fn the_lookup_table_matches_the_exact_encoding() {
         let centres = centres_tensor(tch::Device::Cpu);
         let encoder = SoftEncoder::new(&centres);
-        tch::manual_seed(7);
+        let _rng = super::super::tests::seeded_rng(7);
         let ab = (Tensor::rand([2, 2, 8, 8], (Kind::Float, tch::Device::Cpu)) - 0.5) * 1.6;
         let (exact_i, exact_w) = soft_encode(&ab, &centres);
         let (table_i, table_w) = encoder.encode(&ab);

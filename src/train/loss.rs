@@ -196,7 +196,7 @@ mod tests {
     }
 
     fn sample(seed: i64) -> (Tensor, Tensor) {
-        tch::manual_seed(seed);
+        let _rng = super::super::tests::seeded_rng(seed);
         let p = Tensor::randn([3, 2, 4, 5], (Kind::Float, tch::Device::Cpu));
         let y = Tensor::randn([3, 2, 4, 5], (Kind::Float, tch::Device::Cpu)) * 0.5;
         (p, y)

@@ -241,6 +241,16 @@ impl Network {
     }
 
     /// The decoder's named tensors, class head included.
+    /// The encoder's named tensors, in export order.
+    pub fn encoder_named(&self) -> Vec<(String, &Tensor)> {
+        named_tensors(&self.encoder)
+    }
+
+    /// The named tensors of the decoder ops that feed the class head, in export order.
+    pub fn decoder_named_until_tap(&self) -> Vec<(String, &Tensor)> {
+        named_tensors(&self.decoder[..self.class_tap])
+    }
+
     fn decoder_named(&self) -> Vec<(String, &Tensor)> {
         let mut out = named_tensors(&self.decoder);
         out.extend(named_tensors(self.class_head.as_slice()));
@@ -302,7 +312,7 @@ impl Network {
 
     /// Every named tensor (for checkpoints): encoder and decoder.
     pub fn all_named(&self) -> Vec<(String, &Tensor)> {
-        let mut out = named_tensors(&self.encoder);
+        let mut out = self.encoder_named();
         out.extend(self.decoder_named());
         out
     }

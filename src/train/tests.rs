@@ -8,6 +8,16 @@ use tract_onnx::prelude::*;
 
 use super::{export, net};
 
+/// Seeds tch's one global generator and holds it until the guard drops: the test harness
+/// runs tests on parallel threads, and without the lock their random draws interleave, so
+/// a test's inputs (and its round-off against a tolerance) would change from run to run.
+pub(super) fn seeded_rng(seed: i64) -> std::sync::MutexGuard<'static, ()> {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    tch::manual_seed(seed);
+    guard
+}
+
 fn vgg() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pretrained/vgg19_relu3_1.safetensors")
 }
@@ -41,7 +51,7 @@ fn parity_with_curve(
     output_stride: i64,
     curve: export::ChromaCurve,
 ) {
-    tch::manual_seed(3);
+    let _rng = seeded_rng(3);
     let config = net::DecoderConfig {
         widths,
         output_stride,
@@ -147,30 +157,106 @@ fn export_parity_chroma_curve() {
     parity_with_curve(net::EncoderKind::Eccv16, eccv(), vec![16, 8], 2, curve);
 }
 
-/// A network with the classification head, exported with a prior correction, run by tract
-/// at two temperatures fed through the `temperature` input: the trainer's own annealed mean
-/// of the same logits, corrected the same way, within 1e-3.
-#[test]
-fn export_parity_classification_head() {
-    use super::classes;
-    tch::manual_seed(5);
-    let centres = classes::centres_tensor(tch::Device::Cpu);
-    let q = centres.size()[0];
+/// A small network with the classification head, its decoder initialised from the
+/// generator (hold [`seeded_rng`] around it).
+fn small_class_network() -> net::Network {
     let config = net::DecoderConfig {
         widths: vec![32, 16],
         output_stride: 2,
         global_context: true,
-        classes: q,
+        classes: super::classes::bin_centres().len() as i64,
         class_stride: 4,
     };
-    let network = net::Network::new(
+    net::Network::new(
         net::EncoderKind::Eccv16,
         Some(&eccv()),
         config,
         false,
         tch::Device::Cpu,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A classification model file given to `--init-from-model` restores the trunk and the class
+/// head (its kept classes back in their grid places, the dropped ones far below), and leaves
+/// the regression layers after the head's tap as they were.
+#[test]
+fn init_from_classification_model_restores_trunk_and_head() {
+    let _rng = seeded_rng(11);
+    let trained = small_class_network();
+    let q = super::classes::bin_centres().len();
+    if let Some(net::Op::Conv { bias, .. }) = &trained.class_head {
+        tch::no_grad(|| {
+            let _ = bias.shallow_clone().copy_(&Tensor::randn([q as i64], (Kind::Float, tch::Device::Cpu)));
+        });
+    }
+    let prior: Vec<f32> = (0..q).map(|i| if i % 4 == 0 { 0.0 } else { 0.01 }).collect();
+    let decoding = export::ClassDecoding::new(&vec![1.0; q], &prior, 1.0, 1.5);
+    let bytes = export::to_onnx(
+        &trained,
+        export::ChromaCurve::IDENTITY,
+        Some(&decoding),
+        &Default::default(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vivid.onnx");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let fresh = small_class_network();
+    let tail_before: Vec<Tensor> = fresh.all_named()[fresh.encoder_named().len()
+        + fresh.decoder_named_until_tap().len()..]
+        .iter()
+        .filter(|(name, _)| !name.starts_with("dec.classes."))
+        .map(|(_, t)| t.copy())
+        .collect();
+    assert!(!tail_before.is_empty(), "the test network has no layers after the tap");
+    let restored = super::onnx_init::load_from_model(&fresh, &path).unwrap();
+    assert_eq!(restored, super::onnx_init::Restored::Classification);
+
+    let mut trunk = trained.encoder_named();
+    trunk.extend(trained.decoder_named_until_tap());
+    let mut fresh_trunk = fresh.encoder_named();
+    fresh_trunk.extend(fresh.decoder_named_until_tap());
+    for ((name, want), (_, got)) in trunk.iter().zip(&fresh_trunk) {
+        let diff = f64::try_from((*want - *got).abs().max()).unwrap();
+        assert!(diff <= 1e-6, "{name} differs by {diff}");
+    }
+    let (Some(net::Op::Conv { weight: tw, bias: tb, .. }), Some(net::Op::Conv { weight: fw, bias: fb, .. })) =
+        (&trained.class_head, &fresh.class_head)
+    else {
+        panic!("both networks have a class head");
+    };
+    let lowest_kept = decoding.kept.iter().map(|&k| tb.double_value(&[k as i64])).fold(f64::INFINITY, f64::min);
+    for k in 0..q as i64 {
+        if decoding.kept.contains(&(k as usize)) {
+            let diff = f64::try_from((tw.get(k) - fw.get(k)).abs().max()).unwrap();
+            assert!(diff <= 1e-6, "class {k}: weights differ by {diff}");
+            assert!((tb.double_value(&[k]) - fb.double_value(&[k])).abs() <= 1e-6, "class {k}: bias");
+        } else {
+            assert!(fb.double_value(&[k]) < lowest_kept - 10.0, "dropped class {k} is not far below");
+        }
+    }
+    let tail_after: Vec<&Tensor> = fresh.all_named()[fresh.encoder_named().len()
+        + fresh.decoder_named_until_tap().len()..]
+        .iter()
+        .filter(|(name, _)| !name.starts_with("dec.classes."))
+        .map(|(_, t)| *t)
+        .collect();
+    for (before, after) in tail_before.iter().zip(tail_after) {
+        assert!(before.equal(after), "a regression layer after the tap changed");
+    }
+}
+
+/// A network with the classification head, exported with a prior correction, run by tract
+/// at two temperatures fed through the `temperature` input: the trainer's own annealed mean
+/// of the same logits, corrected the same way, within 1e-3.
+#[test]
+fn export_parity_classification_head() {
+    use super::classes;
+    let centres = classes::centres_tensor(tch::Device::Cpu);
+    let q = centres.size()[0];
+    let _rng = seeded_rng(5);
+    let network = small_class_network();
     let (h, w) = (48i64, 64i64);
     let l = Tensor::rand([1, 1, h, w], (Kind::Float, tch::Device::Cpu)) * 100.0;
     network.standardise_features(&l);

@@ -99,10 +99,14 @@ pub struct TrainArgs {
     #[arg(long)]
     pub init_from: Option<PathBuf>,
     /// Start a new run from the weights inside an exported model (e.g. the shipped
-    /// src/models/general.onnx): same encoder and decoder shape; a classification head,
-    /// which the model lacks, starts fresh.
+    /// src/models/general.onnx): same encoder and decoder shape. A regression model gives
+    /// every tensor but the classification head's (which then starts from the prior); a
+    /// classification model (src/models/vivid.onnx) gives the trunk and the class head but
+    /// not the regression layers after the head's tap. Repeat the option to combine them,
+    /// later files overwriting earlier ones: `--init-from-model general.onnx
+    /// --init-from-model vivid.onnx` goes on training the vivid model.
     #[arg(long, conflicts_with = "init_from")]
-    pub init_from_model: Option<PathBuf>,
+    pub init_from_model: Vec<PathBuf>,
     /// Add the classification head: logits over the in-gamut bins of a 10-unit a*b* grid
     /// (Zhang et al. 2016), trained with soft-encoded cross-entropy; the export decodes them
     /// with the annealed mean at a run-time temperature (the vividness setting).
@@ -490,6 +494,7 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
         loss,
         classes: class_objective,
     };
+    let mut class_head_restored = false;
     let initial = match (&previous, &args.init_from) {
         (None, Some(dir)) => {
             let init = checkpoint::load(dir)?
@@ -522,17 +527,17 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             );
             true
         }
-        (None, None) => match &args.init_from_model {
-            Some(path) => {
-                super::onnx_init::load_from_model(&net, path)?;
-                eprintln!("starting from the weights inside {}", path.display());
-                true
+        (None, None) => {
+            for path in &args.init_from_model {
+                let restored = super::onnx_init::load_from_model(&net, path)?;
+                class_head_restored |= restored == super::onnx_init::Restored::Classification;
+                eprintln!("starting from the weights inside {} ({restored:?})", path.display());
             }
-            None => false,
-        },
+            !args.init_from_model.is_empty()
+        }
         _ => false,
     };
-    if previous.is_none() {
+    if previous.is_none() && !class_head_restored {
         // A fresh classification head predicts the prior: its bias is log p~, so the
         // first batches refine a sensible distribution instead of a uniform one.
         if let Some(super::net::Op::Conv { bias, .. }) = &net.class_head {
