@@ -77,33 +77,35 @@ runs = report["network"]
 committed = json.load(open(sys.argv[2]))
 baseline, ov_baseline = committed["ratios"], committed["openvino_ratios"]
 bad = []
+
+
+def hold(row, what, ratio, baseline_label, base):
+    """One ratio against 1.5x its committed baseline: prints the verdict, notes a regression."""
+    limit = 1.5 * base
+    verdict = "ok" if ratio <= limit else "REGRESSION"
+    print(f"70-bench-guard: {row}: {what} {ratio:.2f}, {baseline_label} {base:.2f}, "
+          f"limit {limit:.2f}: {verdict}")
+    if ratio > limit:
+        bad.append((row, what))
+
+
 if report.get("openvino_skipped"):
     print(f"70-bench-guard: OpenVINO not measured: {report['openvino_skipped']}")
 for r in sorted(runs, key=lambda r: (r["precision"], r["size"])):
-    precision, size, ratio = r["precision"], str(r["size"]), r["ratio"]
+    precision, size = r["precision"], str(r["size"])
+    row = f"{size}x{size} {precision}"
     # A CPU without AMX-BF16 runs bf16 as f32: hold it to the f32 baseline.
     held_to = precision if r["precision_native"] else "f32"
-    base = baseline[held_to][size]
-    limit = 1.5 * base
-    verdict = "ok" if ratio <= limit else "REGRESSION"
-    print(f"70-bench-guard: {size}x{size} {precision}: ours/ORT f32 {ratio:.2f}, "
-          f"baseline ({held_to}) {base:.2f}, limit {limit:.2f}: {verdict}")
-    if ratio > limit:
-        bad.append((precision, size, "ORT"))
+    hold(row, "ours/ORT f32", r["ratio"], f"baseline ({held_to})", baseline[held_to][size])
     ov_ratio, ov_precision = r.get("ratio_openvino"), r.get("openvino_precision")
     if ov_ratio is None:
         continue
     ov_base = ov_baseline.get(ov_precision, {}).get(size)
     if ov_base is None:
-        print(f"70-bench-guard: {size}x{size} {precision}: ours/OpenVINO {ov_precision} "
+        print(f"70-bench-guard: {row}: ours/OpenVINO {ov_precision} "
               f"{ov_ratio:.2f}, no baseline for OpenVINO {ov_precision} yet: recorded, not held")
         continue
-    limit = 1.5 * ov_base
-    verdict = "ok" if ov_ratio <= limit else "REGRESSION"
-    print(f"70-bench-guard: {size}x{size} {precision}: ours/OpenVINO {ov_precision} {ov_ratio:.2f}, "
-          f"baseline {ov_base:.2f}, limit {limit:.2f}: {verdict}")
-    if ov_ratio > limit:
-        bad.append((precision, size, "OpenVINO"))
+    hold(row, f"ours/OpenVINO {ov_precision}", ov_ratio, "baseline", ov_base)
 sys.exit(1 if bad else 0)
 EOF
 }
