@@ -1,5 +1,5 @@
 //! The checks behind the `metadata` and `encoders` fuzz targets: the `colorize` command's
-//! metadata path and output encoders (`src/bin/colorize/metadata.rs`, `jpeg.rs`,
+//! metadata path and output encoders (`src/bin/colorize/metadata/`, `jpeg.rs`,
 //! `profile.rs`, compiled into this crate by `#[path]` in lib.rs, exactly as the binary
 //! compiles them).
 //!
@@ -26,6 +26,8 @@
 //! lib.rs change (to that crate's modules); nothing here does.
 
 use image::{DynamicImage, ImageFormat};
+
+use colorize::io::segments::{JpegSegments, PngChunks, RiffChunks};
 
 use super::metadata::{self as cli, Carried, Settings, Subsampling, TiffCompression};
 
@@ -392,6 +394,9 @@ fn expected_blocks(carried: &Carried, format: ImageFormat) -> Vec<(&'static str,
 }
 
 // ---- An output's blocks, read independently of the command's reader ----
+// Only the framing is walked by the library's walkers (`colorize::io::segments`), which
+// the command's reader uses too; what the blocks hold, and that every segment and chunk
+// is whole and the walk ends exactly at the end of the file, is checked here on its own.
 
 const JPEG_XMP_PREFIX: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 
@@ -482,18 +487,17 @@ pub fn read_blocks(bytes: &[u8], format: ImageFormat) -> Vec<(&'static str, Vec<
         ImageFormat::Jpeg => {
             assert!(bytes.starts_with(&[0xFF, 0xD8]), "no SOI");
             let mut icc: Vec<(u8, u8, Vec<u8>)> = Vec::new();
-            let mut at = 2;
-            loop {
-                let marker = *bytes.get(at + 1).expect("JPEG headers cut");
-                assert_eq!(bytes[at], 0xFF, "JPEG marker expected at {at}");
+            let mut scan = false;
+            for segment in JpegSegments::new(bytes) {
+                let segment =
+                    segment.unwrap_or_else(|stop| panic!("JPEG headers broken: {stop:?}"));
+                let (marker, payload) = (segment.marker, segment.payload);
                 if marker == 0xDA {
+                    scan = true;
                     break;
                 }
-                let len = be16(bytes, at + 2).expect("JPEG segment cut");
-                assert!(len >= 2, "JPEG segment length {len}");
-                let payload = bytes
-                    .get(at + 4..at + 2 + len)
-                    .expect("JPEG segment past the end");
+                let len = segment.end - segment.at - 2;
+                assert!(len >= 2, "JPEG segment 0x{marker:02X} of length {len}");
                 match marker {
                     0xE1 if payload.starts_with(b"Exif\0\0") => add("exif", payload[6..].to_vec()),
                     0xE1 if payload.starts_with(JPEG_XMP_PREFIX) => {
@@ -512,8 +516,8 @@ pub fn read_blocks(bytes: &[u8], format: ImageFormat) -> Vec<(&'static str, Vec<
                     }
                     _ => {}
                 }
-                at += 2 + len;
             }
+            assert!(scan, "JPEG headers cut");
             if !icc.is_empty() {
                 let count = icc.len();
                 for (i, (sequence, n, _)) in icc.iter().enumerate() {
@@ -528,13 +532,13 @@ pub fn read_blocks(bytes: &[u8], format: ImageFormat) -> Vec<(&'static str, Vec<
         }
         ImageFormat::Png => {
             assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "no PNG signature");
-            let mut at = 8;
+            let mut end = 8;
             let mut ended = false;
-            while at < bytes.len() {
+            for chunk in PngChunks::in_bytes(bytes) {
                 assert!(!ended, "data after IEND");
-                let len = be32(bytes, at).expect("PNG chunk cut");
-                let kind = bytes.get(at + 4..at + 8).expect("PNG chunk cut");
-                let data = bytes.get(at + 8..at + 8 + len).expect("PNG chunk past the end");
+                let (at, kind) = (chunk.at as usize, &chunk.kind[..]);
+                let data = chunk.data(bytes).expect("PNG chunk past the end");
+                let len = data.len();
                 let crc = be32(bytes, at + 8 + len).expect("PNG chunk without its CRC");
                 assert_eq!(
                     crc as u32,
@@ -580,23 +584,22 @@ pub fn read_blocks(bytes: &[u8], format: ImageFormat) -> Vec<(&'static str, Vec<
                     b"IEND" => ended = true,
                     _ => {}
                 }
-                at += 12 + len;
+                end = chunk.end() as usize;
             }
+            assert_eq!(end, bytes.len(), "PNG chunk cut");
             assert!(ended, "no IEND");
         }
         ImageFormat::WebP => {
             assert!(bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP"));
             assert_eq!(le32(bytes, 4), Some(bytes.len() - 8), "RIFF size");
-            let mut at = 12;
+            let mut end = 12;
             let mut flags = None;
             let mut image_seen = false;
-            while at < bytes.len() {
-                let kind = bytes.get(at..at + 4).expect("RIFF chunk cut");
-                let len = le32(bytes, at + 4).expect("RIFF chunk cut");
-                let data = bytes.get(at + 8..at + 8 + len).expect("RIFF chunk past the end");
-                match kind {
+            for chunk in RiffChunks::new(bytes) {
+                let data = chunk.data.expect("RIFF chunk past the end");
+                match chunk.kind {
                     b"VP8X" => {
-                        assert_eq!(at, 12, "VP8X not first");
+                        assert_eq!(chunk.at, 12, "VP8X not first");
                         flags = Some(data[0]);
                     }
                     b"ICCP" => {
@@ -608,9 +611,9 @@ pub fn read_blocks(bytes: &[u8], format: ImageFormat) -> Vec<(&'static str, Vec<
                     b"VP8L" | b"VP8 " => image_seen = true,
                     _ => {}
                 }
-                at += 8 + ((len + 1) & !1);
+                end = chunk.end();
             }
-            assert_eq!(at, bytes.len(), "RIFF chunks past the end");
+            assert_eq!(end, bytes.len(), "RIFF chunks past the end");
             let has = |kind| found.iter().any(|(k, _)| *k == kind);
             if let Some(flags) = flags {
                 assert_eq!(flags & 0x20 != 0, has("icc"), "VP8X ICC flag");

@@ -31,10 +31,11 @@ use std::sync::OnceLock;
 use colorize::contract::keys;
 
 /// The `colorize` command's own modules, compiled here from its sources exactly as the
-/// binary compiles them (`metadata.rs` names the other two as `crate::profile` and
-/// `crate::jpeg`, so they sit at this crate's root). When the command moves into a crate
-/// of its own, these three become uses of that crate's modules.
-#[path = "../../src/bin/colorize/metadata.rs"]
+/// binary compiles them (`metadata` names the other two as `crate::profile` and
+/// `crate::jpeg`, so they sit at this crate's root; its own submodules are found beside
+/// its `mod.rs`). When the command moves into a crate of its own, these three become uses
+/// of that crate's modules.
+#[path = "../../src/bin/colorize/metadata/mod.rs"]
 pub mod metadata;
 #[path = "../../src/bin/colorize/profile.rs"]
 pub mod profile;

@@ -259,39 +259,23 @@ pub(super) fn check_jpeg(bytes: &[u8], limits: &Limits) -> Result<()> {
              (--accept-truncated decodes it anyway, the missing rows flat)",
         )
     };
-    let mut pos = 2;
     let mut huffman_frame = None;
-    while pos + 1 < bytes.len() {
-        if bytes[pos] != 0xFF {
-            return Err(corrupt(format!("no marker at byte {pos}")));
-        }
-        let marker = bytes[pos + 1];
-        match marker {
-            // Fill bytes before a marker.
-            0xFF => {
-                pos += 1;
-                continue;
+    for segment in segments::JpegSegments::new(bytes) {
+        let segment = match segment {
+            Ok(segment) => segment,
+            Err(segments::JpegStop::NoMarker(at)) => {
+                return Err(corrupt(format!("no marker at byte {at}")))
             }
-            0xD9 => return Ok(()),
-            0x01 | 0xD0..=0xD8 => {
-                pos += 2;
-                continue;
-            }
-            _ => {}
-        }
-        let Some(len) = bytes.get(pos + 2..pos + 4) else {
-            break;
+            Err(segments::JpegStop::Cut) => break,
         };
-        let end = pos + 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
-        if end > bytes.len() {
-            break;
-        }
-        match marker {
+        let payload = segment.payload;
+        match segment.marker {
+            0xD9 => return Ok(()),
             // Baseline, extended, progressive and lossless Huffman frames (arithmetic
             // coding can spend less than a bit per block).
-            0xC0..=0xC3 | 0xC5..=0xC7 if end >= pos + 9 => {
-                let h = u64::from(u16::from_be_bytes([bytes[pos + 5], bytes[pos + 6]]));
-                let w = u64::from(u16::from_be_bytes([bytes[pos + 7], bytes[pos + 8]]));
+            0xC0..=0xC3 | 0xC5..=0xC7 if payload.len() >= 5 => {
+                let h = u64::from(u16::from_be_bytes([payload[1], payload[2]]));
+                let w = u64::from(u16::from_be_bytes([payload[3], payload[4]]));
                 // Over the pixel limit: refused as such by the decoder's header check.
                 if w * h > limits.max_pixels {
                     return Ok(());
@@ -310,40 +294,15 @@ pub(super) fn check_jpeg(bytes: &[u8], limits: &Limits) -> Result<()> {
                         )));
                     }
                 }
-                // Entropy-coded data: up to the next marker that is not a stuffed 0xFF00
-                // or a restart marker.
-                let mut at = end;
-                loop {
-                    match memchr_ff(&bytes[at..]) {
-                        None => {
-                            at = bytes.len();
-                            break;
-                        }
-                        Some(i) => {
-                            at += i;
-                            match bytes.get(at + 1) {
-                                Some(0x00) | Some(0xD0..=0xD7) | Some(0xFF) => at += 1,
-                                _ => break,
-                            }
-                        }
-                    }
-                }
-                pos = at;
-                continue;
             }
             _ => {}
         }
-        pos = end;
     }
     if limits.accept_truncated {
         Ok(())
     } else {
         Err(truncated())
     }
-}
-
-pub(super) fn memchr_ff(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == 0xFF)
 }
 
 /// Refuses a PNG whose image data is too short for the pixels it declares: deflate packs
@@ -379,19 +338,11 @@ pub(super) fn check_png(reader: &mut (impl Read + Seek), file_len: u64, limits: 
         return Ok(());
     }
     let mut idat = 0u64;
-    let mut pos = 8 + 8 + 13 + 4;
-    while pos + 8 <= file_len {
-        let mut chunk = [0u8; 8];
-        if reader.seek(std::io::SeekFrom::Start(pos)).is_err()
-            || reader.read_exact(&mut chunk).is_err()
-        {
-            break;
+    // The chunks after IHDR, whose header and data were read above.
+    for chunk in segments::PngChunks::new(reader, 8 + 8 + 13 + 4, file_len) {
+        if &chunk.kind == b"IDAT" {
+            idat += u64::from(chunk.len).min(file_len - chunk.at);
         }
-        let len = u64::from(u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
-        if &chunk[4..8] == b"IDAT" {
-            idat += len.min(file_len - pos);
-        }
-        pos += 12 + len;
     }
     if idat < needed {
         return Err(io_error(format!(

@@ -23,6 +23,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod decode;
 mod encode;
+#[doc(hidden)]
+pub mod segments;
 mod walk;
 mod write;
 
