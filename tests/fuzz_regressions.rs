@@ -11,7 +11,7 @@ mod common;
 #[allow(dead_code)]
 #[path = "../fuzz/src/lib.rs"]
 mod harness;
-// The command's metadata.rs, compiled inside the harness, names these at the crate root.
+// The command's metadata module, compiled inside the harness, names these at the crate root.
 use harness::{jpeg, profile};
 
 use std::path::{Path, PathBuf};
