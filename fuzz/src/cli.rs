@@ -895,11 +895,13 @@ fn image_from(b: &mut Bytes<'_>, format: ImageFormat) -> DynamicImage {
     use DynamicImage as D;
     let layout = b.u8();
     let (w, h) = if layout == LARGE && format == ImageFormat::Jpeg {
-        // Over 1 MP: encoded in strips on every thread, joined by restart markers. Widths
-        // from 64 to 4111, none a multiple of every MCU width; flat 64x64 tiles (below),
-        // since only the geometry matters to the strips and noise would take 1 s a run.
-        let w = 256 * u32::from(b.u8() % 16) + 64 + u32::from(b.u8() % 16);
-        (w, (1 << 20) / w + 1 + u32::from(b.u8() % 16))
+        // Just over the strip encoder's threshold (1 MP; 4,096 pixels in fuzz builds):
+        // encoded in strips on every thread, joined by restart markers. Widths from a
+        // sixteenth to over four times the threshold's square side, none a multiple of every
+        // MCU width; flat 64x64 tiles (below), since only the geometry matters to the strips.
+        let side = (super::jpeg::SPLIT_FROM_PIXELS as f64).sqrt() as u32;
+        let w = side / 4 * u32::from(b.u8() % 16) + side / 16 + u32::from(b.u8() % 16);
+        (w, super::jpeg::SPLIT_FROM_PIXELS as u32 / w + 1 + u32::from(b.u8() % 16))
     } else {
         (1 + u32::from(b.u8() % 64), 1 + u32::from(b.u8() % 64))
     };
