@@ -289,7 +289,10 @@ enum colorize_status colorize_settings_set_progress(struct colorize_settings *se
 /*
  Loads a model by the one rule shared by the `colorize` command and the GIMP plug-ins:
  a value that contains `/` or ends in `.onnx` is a file path; anything else is a model
- name (`default`, an embedded model, or NAME.onnx in a COLORIZE_MODEL_PATH folder). So
+ name (`default`, an embedded model, or NAME.onnx in a model folder: those of
+ COLORIZE_MODEL_PATH, then `$XDG_DATA_HOME/colorize/models` (by default
+ `~/.local/share/colorize/models`), then `colorize/models` under each `$XDG_DATA_DIRS`
+ folder (by default `/usr/local/share` and `/usr/share`, where packages install them)). So
  a file in the working folder is loaded as `./NAME.onnx`, never by a bare name. On
  success `*out` receives a handle to free with `colorize_model_free`; on failure `*out`
  is not written (COLORIZE_ERROR_NO_MODEL for an unknown name, COLORIZE_ERROR_MODEL_LOAD
@@ -322,8 +325,9 @@ enum colorize_status colorize_model_load_memory(const uint8_t *data,
                                                 struct colorize_model **out);
 
 /*
- Loads a model by name only: `default`, an embedded model, or NAME.onnx in a
- COLORIZE_MODEL_PATH folder. COLORIZE_ERROR_NO_MODEL if there is none of that name.
+ Loads a model by name only: `default`, an embedded model, or NAME.onnx in a model
+ folder (searched in the order `colorize_model_load` gives). COLORIZE_ERROR_NO_MODEL if
+ there is none of that name.
  (`colorize_model_load` also takes paths.)
 
  # Safety
@@ -360,9 +364,10 @@ float colorize_model_default_vividness(const struct colorize_model *model);
 
 /*
  How many models can be loaded by name: those embedded in this build (sorted), then the
- NAME.onnx files of the COLORIZE_MODEL_PATH folders (sorted; a name already embedded is
- listed once). Each call looks at the folders again; `colorize_model_name_at` and
- `colorize_model_metadata_at` index the list as of the last call of this function.
+ NAME.onnx files of the model folders `colorize_model_load` searches (sorted by name; a
+ name already embedded, or in a folder searched earlier, is listed once). Each call looks
+ at the folders again; `colorize_model_name_at` and `colorize_model_metadata_at` index the
+ list as of the last call of this function.
  */
 size_t colorize_model_count(void);
 

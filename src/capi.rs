@@ -637,7 +637,10 @@ unsafe fn store_model(out: *mut *mut colorize_model, model: Model) {
 
 /// Loads a model by the one rule shared by the `colorize` command and the GIMP plug-ins:
 /// a value that contains `/` or ends in `.onnx` is a file path; anything else is a model
-/// name (`default`, an embedded model, or NAME.onnx in a COLORIZE_MODEL_PATH folder). So
+/// name (`default`, an embedded model, or NAME.onnx in a model folder: those of
+/// COLORIZE_MODEL_PATH, then `$XDG_DATA_HOME/colorize/models` (by default
+/// `~/.local/share/colorize/models`), then `colorize/models` under each `$XDG_DATA_DIRS`
+/// folder (by default `/usr/local/share` and `/usr/share`, where packages install them)). So
 /// a file in the working folder is loaded as `./NAME.onnx`, never by a bare name. On
 /// success `*out` receives a handle to free with `colorize_model_free`; on failure `*out`
 /// is not written (COLORIZE_ERROR_NO_MODEL for an unknown name, COLORIZE_ERROR_MODEL_LOAD
@@ -719,8 +722,9 @@ pub unsafe extern "C" fn colorize_model_load_memory(
     })
 }
 
-/// Loads a model by name only: `default`, an embedded model, or NAME.onnx in a
-/// COLORIZE_MODEL_PATH folder. COLORIZE_ERROR_NO_MODEL if there is none of that name.
+/// Loads a model by name only: `default`, an embedded model, or NAME.onnx in a model
+/// folder (searched in the order `colorize_model_load` gives). COLORIZE_ERROR_NO_MODEL if
+/// there is none of that name.
 /// (`colorize_model_load` also takes paths.)
 ///
 /// # Safety
@@ -836,9 +840,10 @@ fn listed_model(index: usize) -> Option<String> {
 }
 
 /// How many models can be loaded by name: those embedded in this build (sorted), then the
-/// NAME.onnx files of the COLORIZE_MODEL_PATH folders (sorted; a name already embedded is
-/// listed once). Each call looks at the folders again; `colorize_model_name_at` and
-/// `colorize_model_metadata_at` index the list as of the last call of this function.
+/// NAME.onnx files of the model folders `colorize_model_load` searches (sorted by name; a
+/// name already embedded, or in a folder searched earlier, is listed once). Each call looks
+/// at the folders again; `colorize_model_name_at` and `colorize_model_metadata_at` index the
+/// list as of the last call of this function.
 #[no_mangle]
 pub extern "C" fn colorize_model_count() -> usize {
     quiet_unwind(|| {
