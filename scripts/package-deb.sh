@@ -6,6 +6,8 @@
 #                                               GIMP 2.10)
 #   scripts/package-deb.sh trixie|bookworm      one set
 #   COLORIZE_DEB_OUT=DIR                        another output folder (default target/debian)
+#   COLORIZE_DEB_LINT=later                     build only; lint afterwards with
+#   scripts/package-deb.sh --lint [RELEASE...]  (the suite runs the lint beside its chroot checks)
 #
 # The packages, split as Debian splits a library (policy 8.1, 8.2, 8.4):
 #   libcolorize0.1        the shared library (SONAME libcolorize.so.0.1): only what changes
@@ -34,6 +36,8 @@ cd "$ROOT"
 say() { echo "package-deb: $*"; }
 die() { echo "package-deb: $*" >&2; exit 1; }
 
+lint_only=
+if [ "${1:-}" = --lint ]; then lint_only=1; shift; fi
 releases=${*:-trixie bookworm}
 for release in $releases; do
     case $release in trixie|bookworm) ;; *) die "unknown release '$release' (trixie or bookworm)" ;; esac
@@ -48,7 +52,8 @@ for tool in dpkg-shlibdeps:dpkg-dev lintian:lintian; do
         apt-get update -qq && apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null
     fi
 done
-command -v cargo-cinstall >/dev/null 2>&1 || die "cargo-c is missing: run tests/ci.d/15-cinstall.sh once (it installs and pins it)"
+[ -n "$lint_only" ] || command -v cargo-cinstall >/dev/null 2>&1 ||
+    die "cargo-c is missing: run tests/ci.d/15-cinstall.sh once (it installs and pins it)"
 
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 ARCH=$(dpkg --print-architecture)
@@ -63,7 +68,26 @@ MAINTAINER="${DEBFULLNAME:-$(git config user.name 2>/dev/null || echo colorize)}
 EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 CHANGELOG_DATE=$(date -u -R -d "@$EPOCH")
 
-WORK=$ROOT/target/debian/work
+WORK=$OUT/work
+
+# Any error or warning fails; the known ones are overridden in the packages, each with its
+# reason (packaging/debian/*.lintian-overrides), and shown here (O:).
+lint() {
+    set -- "$WORK/common"/*.deb $(for r in $releases; do ls "$OUT/$r"/gimp-plugin-colorize_*.deb; done)
+    say "lintian $(lintian --version | sed 's/.* v//') on $# packages"
+    # Judged from the output, which is shown whatever lintian's exit status (it is not 0
+    # for overridden tags either).
+    lintian --show-overrides --tag-display-limit 0 "$@" >"$WORK/lintian.log" 2>&1 || true
+    cat "$WORK/lintian.log"
+    if grep -q '^[EW]: ' "$WORK/lintian.log"; then die "lintian found errors or warnings"; fi
+    say "lintian: no error or warning"
+}
+if [ -n "$lint_only" ]; then
+    [ -d "$WORK/common" ] || die "no packages in $OUT to lint: build them first"
+    lint
+    exit 0
+fi
+
 rm -rf "$WORK"
 mkdir -p "$WORK" "$OUT"
 
@@ -399,12 +423,5 @@ for release in $releases; do
     build_plugin_package "$release"
 done
 
-# Any error or warning fails; the known ones are overridden in the packages, each with its
-# reason (packaging/debian/*.lintian-overrides), and shown here (O:).
-say "lintian $(lintian --version | sed 's/.* v//') on $(ls "$WORK/common"/*.deb $(for r in $releases; do ls "$OUT/$r"/gimp-plugin-colorize_*.deb; done) | wc -l) packages"
-# Judged from the output: lintian's exit status also counts overridden tags.
-lintian --show-overrides --tag-display-limit 0 "$WORK/common"/*.deb \
-    $(for r in $releases; do ls "$OUT/$r"/gimp-plugin-colorize_*.deb; done) >"$WORK/lintian.log" 2>&1
-cat "$WORK/lintian.log"
-if grep -q '^[EW]: ' "$WORK/lintian.log"; then die "lintian found errors or warnings"; fi
+[ "${COLORIZE_DEB_LINT:-now}" = later ] || lint
 say "done: $(for r in $releases; do printf '%s ' "$OUT/$r/"; done)"
