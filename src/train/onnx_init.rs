@@ -70,7 +70,11 @@ fn copy_into(dst: &Tensor, dims: &[i64], values: &[f32]) {
 }
 
 /// Copies `stored` into `wanted` one by one, checking count and shapes.
-fn copy_all(path: &Path, wanted: &[(String, &Tensor)], stored: &[(Vec<i64>, Vec<f32>)]) -> Result<()> {
+fn copy_all(
+    path: &Path,
+    wanted: &[(String, &Tensor)],
+    stored: &[(Vec<i64>, Vec<f32>)],
+) -> Result<()> {
     ensure!(
         stored.len() == wanted.len(),
         "{} holds {} parameter tensors, this network has {} (another encoder or decoder shape?)",
@@ -140,7 +144,13 @@ pub fn load_from_model(net: &Network, path: &Path) -> Result<Restored> {
     let kept = head_w.0[0] as usize;
     let inputs = head_w.0[1] as usize;
     ensure!(
-        weight.size() == [super::classes::bin_centres().len() as i64, inputs as i64, 1, 1]
+        weight.size()
+            == [
+                super::classes::bin_centres().len() as i64,
+                inputs as i64,
+                1,
+                1
+            ]
             && head_b.1.len() == kept
             && centres.1.len() == 2 * kept,
         "{}: its class head ({kept} classes x {inputs} inputs) does not fit this network's {:?}",
@@ -159,7 +169,10 @@ pub fn load_from_model(net: &Network, path: &Path) -> Result<Restored> {
             .iter()
             .position(|c| (c[0] - a).abs() < 1e-3 && (c[1] - b).abs() < 1e-3)
             .with_context(|| {
-                format!("{}: class centre ({a}, {b}) is not on the bin grid", path.display())
+                format!(
+                    "{}: class centre ({a}, {b}) is not on the bin grid",
+                    path.display()
+                )
             })?;
         full_w[q * inputs..(q + 1) * inputs]
             .copy_from_slice(&head_w.1[k * inputs..(k + 1) * inputs]);

@@ -13,7 +13,9 @@ use super::{export, net};
 /// a test's inputs (and its round-off against a tolerance) would change from run to run.
 pub(super) fn seeded_rng(seed: i64) -> std::sync::MutexGuard<'static, ()> {
     static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let guard = GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::manual_seed(seed);
     guard
 }
@@ -187,10 +189,14 @@ fn init_from_classification_model_restores_trunk_and_head() {
     let q = super::classes::bin_centres().len();
     if let Some(net::Op::Conv { bias, .. }) = &trained.class_head {
         tch::no_grad(|| {
-            let _ = bias.shallow_clone().copy_(&Tensor::randn([q as i64], (Kind::Float, tch::Device::Cpu)));
+            let _ = bias
+                .shallow_clone()
+                .copy_(&Tensor::randn([q as i64], (Kind::Float, tch::Device::Cpu)));
         });
     }
-    let prior: Vec<f32> = (0..q).map(|i| if i % 4 == 0 { 0.0 } else { 0.01 }).collect();
+    let prior: Vec<f32> = (0..q)
+        .map(|i| if i % 4 == 0 { 0.0 } else { 0.01 })
+        .collect();
     let decoding = export::ClassDecoding::new(&vec![1.0; q], &prior, 1.0, 1.5);
     let bytes = export::to_onnx(
         &trained,
@@ -203,13 +209,16 @@ fn init_from_classification_model_restores_trunk_and_head() {
     std::fs::write(&path, &bytes).unwrap();
 
     let fresh = small_class_network();
-    let tail_before: Vec<Tensor> = fresh.all_named()[fresh.encoder_named().len()
-        + fresh.decoder_named_until_tap().len()..]
+    let tail_before: Vec<Tensor> = fresh.all_named()
+        [fresh.encoder_named().len() + fresh.decoder_named_until_tap().len()..]
         .iter()
         .filter(|(name, _)| !name.starts_with("dec.classes."))
         .map(|(_, t)| t.copy())
         .collect();
-    assert!(!tail_before.is_empty(), "the test network has no layers after the tap");
+    assert!(
+        !tail_before.is_empty(),
+        "the test network has no layers after the tap"
+    );
     let restored = super::onnx_init::load_from_model(&fresh, &path).unwrap();
     assert_eq!(restored, super::onnx_init::Restored::Classification);
 
@@ -221,29 +230,52 @@ fn init_from_classification_model_restores_trunk_and_head() {
         let diff = f64::try_from((*want - *got).abs().max()).unwrap();
         assert!(diff <= 1e-6, "{name} differs by {diff}");
     }
-    let (Some(net::Op::Conv { weight: tw, bias: tb, .. }), Some(net::Op::Conv { weight: fw, bias: fb, .. })) =
-        (&trained.class_head, &fresh.class_head)
+    let (
+        Some(net::Op::Conv {
+            weight: tw,
+            bias: tb,
+            ..
+        }),
+        Some(net::Op::Conv {
+            weight: fw,
+            bias: fb,
+            ..
+        }),
+    ) = (&trained.class_head, &fresh.class_head)
     else {
         panic!("both networks have a class head");
     };
-    let lowest_kept = decoding.kept.iter().map(|&k| tb.double_value(&[k as i64])).fold(f64::INFINITY, f64::min);
+    let lowest_kept = decoding
+        .kept
+        .iter()
+        .map(|&k| tb.double_value(&[k as i64]))
+        .fold(f64::INFINITY, f64::min);
     for k in 0..q as i64 {
         if decoding.kept.contains(&(k as usize)) {
             let diff = f64::try_from((tw.get(k) - fw.get(k)).abs().max()).unwrap();
             assert!(diff <= 1e-6, "class {k}: weights differ by {diff}");
-            assert!((tb.double_value(&[k]) - fb.double_value(&[k])).abs() <= 1e-6, "class {k}: bias");
+            assert!(
+                (tb.double_value(&[k]) - fb.double_value(&[k])).abs() <= 1e-6,
+                "class {k}: bias"
+            );
         } else {
-            assert!(fb.double_value(&[k]) < lowest_kept - 10.0, "dropped class {k} is not far below");
+            assert!(
+                fb.double_value(&[k]) < lowest_kept - 10.0,
+                "dropped class {k} is not far below"
+            );
         }
     }
-    let tail_after: Vec<&Tensor> = fresh.all_named()[fresh.encoder_named().len()
-        + fresh.decoder_named_until_tap().len()..]
+    let tail_after: Vec<&Tensor> = fresh.all_named()
+        [fresh.encoder_named().len() + fresh.decoder_named_until_tap().len()..]
         .iter()
         .filter(|(name, _)| !name.starts_with("dec.classes."))
         .map(|(_, t)| *t)
         .collect();
     for (before, after) in tail_before.iter().zip(tail_after) {
-        assert!(before.equal(after), "a regression layer after the tap changed");
+        assert!(
+            before.equal(after),
+            "a regression layer after the tap changed"
+        );
     }
 }
 
