@@ -25,6 +25,10 @@ pub mod contract;
 /// not the runtime: only with the `tooling` feature (on by default through `cli`).
 #[cfg(feature = "tooling")]
 pub mod deconv_rewrite;
+/// Image files (decoding with limits, the folder walker, encoders, atomic writes) for the
+/// command line and Rust clients that handle files: only with the `io` feature (on through
+/// `cli`). The C library is built without it.
+#[cfg(feature = "io")]
 pub mod io;
 /// Image-quality metrics for evaluation (tool; `tooling` feature).
 #[cfg(feature = "tooling")]
@@ -36,6 +40,7 @@ pub mod onnx;
 mod capi;
 mod engine;
 mod error;
+mod fs;
 mod job;
 mod model;
 mod options;
@@ -192,7 +197,8 @@ pub fn colorize_rgb_float(
 
 /// Colorizes a decoded image: grey or colour in (colour is first reduced to its L*),
 /// RGB out at the same bit depth (8, 16 or 32-bit float, the latter read as sRGB-encoded),
-/// alpha kept.
+/// alpha kept. Only with the `io` feature (it takes and returns `image` 0.25's type).
+#[cfg(feature = "io")]
 pub fn colorize_image(
     model: &Model,
     options: &Options,

@@ -344,7 +344,7 @@ impl Model {
         };
         // Only a regular file: opening a FIFO for reading would wait for a writer forever,
         // and a device has no meaningful length.
-        let (file, other_kind) = crate::io::open_if_regular(path).map_err(io_error)?;
+        let (file, other_kind) = crate::fs::open_if_regular(path).map_err(io_error)?;
         if other_kind.is_some() {
             return Err(Error::new(
                 ErrorKind::ModelLoad,

@@ -133,7 +133,8 @@ pub fn colorize_in_place<T: Copy + Send + Sync>(
 
 /// Grey (or grey + alpha when `alpha`) samples spread to RGB (RGBA), on the call's threads.
 /// Why not image's `into_rgb8`: it converts every sample through float on one thread, a
-/// seventh of a 12 MP photo's whole CLI run.
+/// seventh of a 12 MP photo's whole CLI run. Used by `colorize_image` (feature `io`).
+#[cfg(feature = "io")]
 pub(crate) fn spread_grey<T: Copy + Default + Send + Sync>(
     grey: Vec<T>,
     width: usize,

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::fs::{clear_nonblocking, kind_name, open_if_regular};
 
 mod decode;
 mod encode;

@@ -37,35 +37,6 @@ pub struct Walk {
     pub errors: Vec<(PathBuf, String)>,
 }
 
-/// A file type in words.
-pub(super) fn kind_name(kind: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a FIFO";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-        if kind.is_block_device() {
-            return "a block device";
-        }
-        if kind.is_char_device() {
-            return "a character device";
-        }
-    }
-    if kind.is_dir() {
-        "a folder"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_file() {
-        "a file"
-    } else {
-        "not a file"
-    }
-}
-
 /// A folder's identity, to enter each folder once.
 pub(super) fn folder_id(meta: &std::fs::Metadata) -> (u64, u64) {
     #[cfg(unix)]
