@@ -36,14 +36,17 @@ T=$(mktemp -d /tmp/colorize-deb-test.XXXXXX)
 mounted=
 lint_pid=
 cleanup() {
-    [ -z "$lint_pid" ] || kill "$lint_pid" 2>/dev/null || true
+    # The whole process group: lintian runs as a child of package-deb.sh.
+    [ -z "$lint_pid" ] || kill -- "-$lint_pid" 2>/dev/null || kill "$lint_pid" 2>/dev/null || true
     [ -z "$mounted" ] || umount "$T/root" 2>/dev/null || umount -l "$T/root" 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT
 # lintian (about two minutes, one core) runs beside the chroot checks; its verdict is
-# read at the end.
-COLORIZE_DEB_OUT=$OUT scripts/package-deb.sh --lint trixie bookworm >"$T/lint.log" 2>&1 &
+# read at the end. In a process group of its own (setsid: this shell has no job control, so
+# the background child is not a group leader and setsid keeps its pid), so that an early
+# exit stops lintian too, not only its parent.
+COLORIZE_DEB_OUT=$OUT setsid scripts/package-deb.sh --lint trixie bookworm >"$T/lint.log" 2>&1 &
 lint_pid=$!
 
 # ---- 2. Debian 13 in a throwaway copy of the GIMP 3 chroot ------------------------------
