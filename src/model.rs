@@ -127,7 +127,10 @@ fn system_model_folders() -> Vec<PathBuf> {
         .filter_map(|dir| xdg_absolute(dir.as_os_str()))
         .collect();
     if folders.is_empty() {
-        folders = vec![PathBuf::from("/usr/local/share"), PathBuf::from("/usr/share")];
+        folders = vec![
+            PathBuf::from("/usr/local/share"),
+            PathBuf::from("/usr/share"),
+        ];
     }
     folders
         .into_iter()

@@ -161,7 +161,10 @@ fn unknown_name_lists_searched_folders() {
     assert!(t.contains("COLORIZE_MODEL_PATH is not set"), "{t}");
     let user = s.path("empty-data-home/colorize/models");
     let system = s.path("empty-data-dir/colorize/models");
-    assert!(t.contains(&format!("{}, {}", user.display(), system.display())), "{t}");
+    assert!(
+        t.contains(&format!("{}, {}", user.display(), system.display())),
+        "{t}"
+    );
 }
 
 /// COLORIZE_MODEL_PATH, then $XDG_DATA_HOME/colorize/models, then colorize/models in each
@@ -213,13 +216,19 @@ fn search_order_model_path_user_system() {
     // The first system folder comes before the second.
     let system1 = s.install("data-dir1/colorize/models", "only-system", true);
     s.install("data-dir2/colorize/models", "only-system", false);
-    let out = run(None, &["in.png", "-o", "system.png", "--model", "only-system"]);
+    let out = run(
+        None,
+        &["in.png", "-o", "system.png", "--model", "only-system"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     // --list-models: each name once, with the folder that wins.
     let out = run(Some(&plain), &["--list-models"]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let installed: Vec<&str> = stdout.lines().filter(|l| l.contains("(installed in")).collect();
+    let installed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("(installed in"))
+        .collect();
     assert_eq!(
         installed,
         [
@@ -230,7 +239,10 @@ fn search_order_model_path_user_system() {
     );
     // A relative XDG_DATA_DIRS entry is ignored (the XDG specification): nothing from it.
     s.install("work/relative/ignored/colorize/models", "relative", true);
-    let out = run(None, &["in.png", "-o", "relative.png", "--model", "relative"]);
+    let out = run(
+        None,
+        &["in.png", "-o", "relative.png", "--model", "relative"],
+    );
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
 }
 
@@ -258,10 +270,20 @@ fn default_user_and_system_folders() {
     assert!(is_coloured(&s.path("work/home.png")));
     // An empty or relative XDG_DATA_HOME counts as unset.
     for value in ["", "relative/data"] {
-        let out = run(&["in.png", "-o", "home2.png", "--model", "in-home"], Some(value));
-        assert!(out.status.success(), "XDG_DATA_HOME={value:?}: {}", text(&out));
+        let out = run(
+            &["in.png", "-o", "home2.png", "--model", "in-home"],
+            Some(value),
+        );
+        assert!(
+            out.status.success(),
+            "XDG_DATA_HOME={value:?}: {}",
+            text(&out)
+        );
     }
-    let out = run(&["in.png", "-o", "x.png", "--model", "nosuch-model-name"], None);
+    let out = run(
+        &["in.png", "-o", "x.png", "--model", "nosuch-model-name"],
+        None,
+    );
     let t = text(&out);
     let home = s.path("home/.local/share/colorize/models");
     assert!(

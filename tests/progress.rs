@@ -50,12 +50,12 @@ fn large_working_size_reports_every_second_and_stops_within_one() {
     let returned = Instant::now();
     let error = result.expect_err("the run was stopped");
     assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
-    assert!(
-        ab.iter().all(|&v| v == 0.0),
-        "a stopped call wrote a*b*"
-    );
+    assert!(ab.iter().all(|&v| v == 0.0), "a stopped call wrote a*b*");
 
-    let stop = stop_requested.lock().unwrap().expect("the test asked to stop");
+    let stop = stop_requested
+        .lock()
+        .unwrap()
+        .expect("the test asked to stop");
     let latency = returned - stop;
     assert!(
         latency < Duration::from_secs(1),
@@ -63,15 +63,8 @@ fn large_working_size_reports_every_second_and_stops_within_one() {
     );
     let reports = reports.lock().unwrap();
     let fractions: Vec<f32> = reports.iter().map(|r| r.1).collect();
-    assert!(
-        fractions.windows(2).all(|p| p[0] <= p[1]),
-        "{fractions:?}"
-    );
-    let longest_gap = reports
-        .windows(2)
-        .map(|p| p[1].0 - p[0].0)
-        .max()
-        .unwrap();
+    assert!(fractions.windows(2).all(|p| p[0] <= p[1]), "{fractions:?}");
+    let longest_gap = reports.windows(2).map(|p| p[1].0 - p[0].0).max().unwrap();
     assert!(
         longest_gap < Duration::from_secs(1),
         "a report gap of {longest_gap:?}: {reports:?}"

@@ -301,7 +301,12 @@ pub fn metadata(data: &[u8]) {
             block.len()
         );
     }
-    if carried.dpi.is_some() && matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Tiff) {
+    if carried.dpi.is_some()
+        && matches!(
+            format,
+            ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Tiff
+        )
+    {
         assert!(again.dpi.is_some(), "{format:?}: the resolution was lost");
     }
 
@@ -430,7 +435,10 @@ fn inflate(data: &[u8], cap: usize) -> Vec<u8> {
 fn iptc_of_resources(mut data: &[u8]) -> Vec<u8> {
     let mut iptc = None;
     while !data.is_empty() {
-        assert!(data.starts_with(b"8BIM"), "a Photoshop resource without 8BIM");
+        assert!(
+            data.starts_with(b"8BIM"),
+            "a Photoshop resource without 8BIM"
+        );
         let id = be16(data, 4).expect("a resource header cut");
         let name = usize::from(*data.get(6).expect("a resource header cut"));
         let size_at = 6 + ((name + 2) & !1);
@@ -463,10 +471,16 @@ fn raw_profile(text: &[u8], name: &str) -> Vec<u8> {
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    assert_eq!(hex.len(), 2 * length, "raw profile of {length} bytes holds {} hex digits", hex.len());
+    assert_eq!(
+        hex.len(),
+        2 * length,
+        "raw profile of {length} bytes holds {} hex digits",
+        hex.len()
+    );
     hex.chunks(2)
         .map(|pair| {
-            u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).expect("a raw profile hex digit")
+            u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16)
+                .expect("a raw profile hex digit")
         })
         .collect()
 }
@@ -652,7 +666,11 @@ pub fn read_blocks(bytes: &[u8], format: ImageFormat) -> Vec<(&'static str, Vec<
         _ => {}
     }
     // read_blocks's order: icc, exif, xmp, iptc.
-    let order = |kind: &str| ["icc", "exif", "xmp", "iptc"].iter().position(|k| *k == kind);
+    let order = |kind: &str| {
+        ["icc", "exif", "xmp", "iptc"]
+            .iter()
+            .position(|k| *k == kind)
+    };
     found.sort_by_key(|(kind, _)| order(kind));
     found
 }
@@ -666,7 +684,10 @@ pub fn whole(kind: &str, block: &[u8]) {
         _ => iim_whole(block),
     };
     if let Err(why) = result {
-        panic!("the output's {kind} of {} bytes is not whole: {why}", block.len());
+        panic!(
+            "the output's {kind} of {} bytes is not whole: {why}",
+            block.len()
+        );
     }
 }
 
@@ -680,7 +701,11 @@ fn icc_whole(icc: &[u8]) -> Result<(), String> {
         return Err("no acsp".into());
     }
     let tags = be32(icc, 128).ok_or("no tag count")?;
-    if tags.checked_mul(12).and_then(|t| t.checked_add(132)).is_none_or(|end| end > declared) {
+    if tags
+        .checked_mul(12)
+        .and_then(|t| t.checked_add(132))
+        .is_none_or(|end| end > declared)
+    {
         return Err(format!("{tags} tags past its end"));
     }
     for i in 0..tags {
@@ -705,13 +730,21 @@ fn exif_whole(exif: &[u8]) -> Result<(), String> {
     let u16_at = |at: usize| {
         exif.get(at..at.checked_add(2)?).map(|b| {
             let v = [b[0], b[1]];
-            usize::from(if little { u16::from_le_bytes(v) } else { u16::from_be_bytes(v) })
+            usize::from(if little {
+                u16::from_le_bytes(v)
+            } else {
+                u16::from_be_bytes(v)
+            })
         })
     };
     let u32_at = |at: usize| {
         exif.get(at..at.checked_add(4)?).map(|b| {
             let v = [b[0], b[1], b[2], b[3]];
-            (if little { u32::from_le_bytes(v) } else { u32::from_be_bytes(v) }) as usize
+            (if little {
+                u32::from_le_bytes(v)
+            } else {
+                u32::from_be_bytes(v)
+            }) as usize
         })
     };
     let mut seen = Vec::new();
@@ -741,7 +774,9 @@ fn exif_whole(exif: &[u8]) -> Result<(), String> {
                 _ => continue,
             };
             if n * size > 4 && value + n * size > exif.len() {
-                return Err(format!("tag 0x{tag:04x}: {n} values at {value} past the end"));
+                return Err(format!(
+                    "tag 0x{tag:04x}: {n} values at {value} past the end"
+                ));
             }
             if matches!(tag, 0x8769 | 0x8825 | 0xA005) && matches!(kind, 4 | 13) && n == 1 {
                 pending.push((value, false));
@@ -901,13 +936,21 @@ fn image_from(b: &mut Bytes<'_>, format: ImageFormat) -> DynamicImage {
         // MCU width; flat 64x64 tiles (below), since only the geometry matters to the strips.
         let side = (super::jpeg::SPLIT_FROM_PIXELS as f64).sqrt() as u32;
         let w = side / 4 * u32::from(b.u8() % 16) + side / 16 + u32::from(b.u8() % 16);
-        (w, super::jpeg::SPLIT_FROM_PIXELS as u32 / w + 1 + u32::from(b.u8() % 16))
+        (
+            w,
+            super::jpeg::SPLIT_FROM_PIXELS as u32 / w + 1 + u32::from(b.u8() % 16),
+        )
     } else {
         (1 + u32::from(b.u8() % 64), 1 + u32::from(b.u8() % 64))
     };
     let raw_floats = layout & 0x40 != 0;
     let samples = b.0;
-    let sample = |i: usize| samples.get(i % samples.len().max(1)).copied().unwrap_or(0x80);
+    let sample = |i: usize| {
+        samples
+            .get(i % samples.len().max(1))
+            .copied()
+            .unwrap_or(0x80)
+    };
     let n = (w * h) as usize;
     if layout == LARGE {
         let row = w as usize * 3;
@@ -917,8 +960,12 @@ fn image_from(b: &mut Bytes<'_>, format: ImageFormat) -> DynamicImage {
         return D::ImageRgb8(image::RgbImage::from_raw(w, h, buf).unwrap());
     }
     match layout % 6 {
-        0 => D::ImageRgb8(image::RgbImage::from_raw(w, h, (0..n * 3).map(sample).collect()).unwrap()),
-        1 => D::ImageRgba8(image::RgbaImage::from_raw(w, h, (0..n * 4).map(sample).collect()).unwrap()),
+        0 => {
+            D::ImageRgb8(image::RgbImage::from_raw(w, h, (0..n * 3).map(sample).collect()).unwrap())
+        }
+        1 => D::ImageRgba8(
+            image::RgbaImage::from_raw(w, h, (0..n * 4).map(sample).collect()).unwrap(),
+        ),
         2 | 3 => {
             let c = if layout % 6 == 2 { 3 } else { 4 };
             let buf: Vec<u16> = (0..n * c)
@@ -936,7 +983,12 @@ fn image_from(b: &mut Bytes<'_>, format: ImageFormat) -> DynamicImage {
             // value) must still encode.
             let buf: Vec<f32> = (0..n * c)
                 .map(|i| {
-                    let bytes = [sample(4 * i), sample(4 * i + 1), sample(4 * i + 2), sample(4 * i + 3)];
+                    let bytes = [
+                        sample(4 * i),
+                        sample(4 * i + 1),
+                        sample(4 * i + 2),
+                        sample(4 * i + 3),
+                    ];
                     if raw_floats {
                         f32::from_le_bytes(bytes)
                     } else {
@@ -963,19 +1015,26 @@ pub fn encoders(data: &[u8]) {
     let mut carried = Carried::default();
     let defaults = b.u8();
     carried.jpeg_quality = (defaults & 1 != 0).then_some(b.u8());
-    carried.jpeg_subsampling = [None, Some(Subsampling::S444), Some(Subsampling::S422), Some(Subsampling::S420)]
-        [usize::from((defaults >> 1) & 3)];
-    carried.tiff_compression = [None, Some(TiffCompression::Lzw), Some(TiffCompression::Deflate), None]
-        [usize::from((defaults >> 3) & 3)];
+    carried.jpeg_subsampling = [
+        None,
+        Some(Subsampling::S444),
+        Some(Subsampling::S422),
+        Some(Subsampling::S420),
+    ][usize::from((defaults >> 1) & 3)];
+    carried.tiff_compression = [
+        None,
+        Some(TiffCompression::Lzw),
+        Some(TiffCompression::Deflate),
+        None,
+    ][usize::from((defaults >> 3) & 3)];
     if defaults & 0x20 != 0 {
         let (x, y, d) = (b.u16().max(1), b.u16().max(1), b.u8().max(1));
         carried.dpi = Some((f64::from(x) / f64::from(d), f64::from(y) / f64::from(d)));
     }
     let image = image_from(&mut b, format);
     let (w, h) = (image.width(), image.height());
-    let out = cli::encode(&image, format, &carried, &settings).unwrap_or_else(|e| {
-        panic!("{w}x{h} {:?} as {format:?}: {e}", image.color())
-    });
+    let out = cli::encode(&image, format, &carried, &settings)
+        .unwrap_or_else(|e| panic!("{w}x{h} {:?} as {format:?}: {e}", image.color()));
     let back = decode_back(&out, &format!("a {w}x{h} {:?} {format:?}", image.color()));
     assert!(
         (back.width(), back.height()) == (w, h),
@@ -994,7 +1053,8 @@ pub fn encoders(data: &[u8]) {
             // Raw samples, plus framing: PNG's filter byte per row and zlib's stored
             // blocks; TIFF's LZW may grow incompressible data by up to 12 bits per byte.
             let raw = raw_bytes(&stored);
-            let lzw = format == ImageFormat::Tiff && carried.tiff_compression == Some(TiffCompression::Lzw);
+            let lzw = format == ImageFormat::Tiff
+                && carried.tiff_compression == Some(TiffCompression::Lzw);
             let bound = if lzw { raw * 3 / 2 } else { raw + raw / 64 } + 2 * h as usize + 1024;
             assert!(
                 out.len() <= bound,
@@ -1006,8 +1066,16 @@ pub fn encoders(data: &[u8]) {
         None => {
             // JPEG (8-bit RGB) and GIF (a palette byte per pixel, LZW codes up to 12 bits).
             let n = w as usize * h as usize;
-            let bound = if format == ImageFormat::Gif { n * 2 } else { n * 3 * 2 } + 2048;
-            assert!(out.len() <= bound, "{format:?} of {w}x{h}: {} bytes", out.len());
+            let bound = if format == ImageFormat::Gif {
+                n * 2
+            } else {
+                n * 3 * 2
+            } + 2048;
+            assert!(
+                out.len() <= bound,
+                "{format:?} of {w}x{h}: {} bytes",
+                out.len()
+            );
         }
     }
 }
@@ -1017,13 +1085,28 @@ pub fn encoders(data: &[u8]) {
 /// EXIF with an orientation (6) in IFD0, an EXIF directory with a date, `little`-endian or not.
 fn seed_exif(little: bool, orientation: u16) -> Vec<u8> {
     let mut e = Vec::new();
-    let u16b = |v: u16| if little { v.to_le_bytes() } else { v.to_be_bytes() };
-    let u32b = |v: u32| if little { v.to_le_bytes() } else { v.to_be_bytes() };
+    let u16b = |v: u16| {
+        if little {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    };
+    let u32b = |v: u32| {
+        if little {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    };
     e.extend_from_slice(if little { b"II*\0" } else { b"MM\0*" });
     e.extend_from_slice(&u32b(8));
     // IFD0 at 8: 2 entries, next 0; EXIF IFD at 8 + 2 + 24 + 4 = 38: 1 entry; date at 56.
     e.extend_from_slice(&u16b(2));
-    for (tag, kind, n, value) in [(0x0112u16, 3u16, 1u32, u32::from(orientation)), (0x8769, 4, 1, 38)] {
+    for (tag, kind, n, value) in [
+        (0x0112u16, 3u16, 1u32, u32::from(orientation)),
+        (0x8769, 4, 1, 38),
+    ] {
         e.extend_from_slice(&u16b(tag));
         e.extend_from_slice(&u16b(kind));
         e.extend_from_slice(&u32b(n));
@@ -1113,7 +1196,10 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         (ImageFormat::Pnm, "ppm"),
         (ImageFormat::Bmp, "bmp"),
     ] {
-        inputs.push((format!("plain.{ext}"), colorize::io::encode(&rgb, format).unwrap()));
+        inputs.push((
+            format!("plain.{ext}"),
+            colorize::io::encode(&rgb, format).unwrap(),
+        ));
     }
     // Hostile blocks: an EXIF whose directory links itself, garbage as an ICC profile, a
     // Photoshop resource past its end, text chunks after the image data.
@@ -1142,7 +1228,11 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "iptc-past-end.jpg".into(),
         with_segments(&[(
             13,
-            [&b"Photoshop 3.0\08BIM\x04\x04\0\0\x7f\xff\xff\xff"[..], &seed_iptc()].concat(),
+            [
+                &b"Photoshop 3.0\08BIM\x04\x04\0\0\x7f\xff\xff\xff"[..],
+                &seed_iptc(),
+            ]
+            .concat(),
         )]),
     ));
     let png = colorize::io::encode(&grey, ImageFormat::Png).unwrap();
@@ -1171,9 +1261,20 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut text_after = png[..iend].to_vec();
     text_after.extend(chunk(
         b"zTXt",
-        &[&b"Raw profile type exif\0\0"[..], &deflated(raw("exif", &[&b"Exif\0\0"[..], &seed_exif(false, 8)].concat()).as_bytes())].concat(),
+        &[
+            &b"Raw profile type exif\0\0"[..],
+            &deflated(raw("exif", &[&b"Exif\0\0"[..], &seed_exif(false, 8)].concat()).as_bytes()),
+        ]
+        .concat(),
     ));
-    text_after.extend(chunk(b"tEXt", &[&b"Raw profile type iptc\0"[..], raw("iptc", &seed_iptc()).as_bytes()].concat()));
+    text_after.extend(chunk(
+        b"tEXt",
+        &[
+            &b"Raw profile type iptc\0"[..],
+            raw("iptc", &seed_iptc()).as_bytes(),
+        ]
+        .concat(),
+    ));
     text_after.extend_from_slice(&png[iend..]);
     inputs.push(("text-after-idat.png".into(), text_after));
 
@@ -1199,7 +1300,11 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         for layout in 0..6u8 {
             let mut seed = vec![f as u8, 0, 0, layout, 12, 6];
             seed.extend((0..64u32).map(|i| (i * 37 % 251) as u8));
-            out.push(("encoders", format!("{format:?}-layout{layout}").to_lowercase(), seed));
+            out.push((
+                "encoders",
+                format!("{format:?}-layout{layout}").to_lowercase(),
+                seed,
+            ));
         }
     }
     // JPEG at each quality and subsampling, TIFF with LZW, a resolution; raw float bits;
@@ -1210,7 +1315,10 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("jpeg-input-defaults", vec![0, 0, 1 | 3 << 1, 75, 0, 9, 40]),
         ("tiff-lzw", vec![2, 0, 1 << 3, 2, 63, 63]),
         ("png-dpi", vec![1, 0, 0x20, 0x2c, 1, 0x2c, 1, 3, 0, 5, 5]),
-        ("tiff-raw-floats", vec![2, 0, 0, 0x40 | 1, 9, 9, 0, 0, 0xc0, 0x7f, 0, 0, 0x80, 0xff]),
+        (
+            "tiff-raw-floats",
+            vec![2, 0, 0, 0x40 | 1, 9, 9, 0, 0, 0xc0, 0x7f, 0, 0, 0x80, 0xff],
+        ),
         ("jpeg-strips", vec![0, 0, 0, LARGE, 3, 5, 7]),
     ] {
         let mut seed = seed;

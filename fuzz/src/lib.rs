@@ -30,6 +30,8 @@ use std::sync::OnceLock;
 
 use colorize::contract::keys;
 
+#[path = "../../src/bin/colorize/jpeg.rs"]
+pub mod jpeg;
 /// The `colorize` command's own modules, compiled here from its sources exactly as the
 /// binary compiles them (`metadata` names the other two as `crate::profile` and
 /// `crate::jpeg`, so they sit at this crate's root; its own submodules are found beside
@@ -39,8 +41,6 @@ use colorize::contract::keys;
 pub mod metadata;
 #[path = "../../src/bin/colorize/profile.rs"]
 pub mod profile;
-#[path = "../../src/bin/colorize/jpeg.rs"]
-pub mod jpeg;
 
 /// The checks of the `metadata` and `encoders` targets.
 #[path = "cli.rs"]

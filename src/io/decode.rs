@@ -267,7 +267,11 @@ pub(super) fn check_jpeg(bytes: &[u8], limits: &Limits) -> Result<()> {
 /// at most 1032 bytes into one, so the filtered rows of a W x H image, each a filter byte
 /// and W pixels of its bit depth, need at least 1/1032 of their size in IDAT bytes
 /// (interlacing only adds bytes). Only chunk headers are read.
-pub(super) fn check_png(reader: &mut (impl Read + Seek), file_len: u64, limits: &Limits) -> Result<()> {
+pub(super) fn check_png(
+    reader: &mut (impl Read + Seek),
+    file_len: u64,
+    limits: &Limits,
+) -> Result<()> {
     let mut header = [0u8; 8 + 8 + 13];
     if reader.read_exact(&mut header).is_err() || &header[12..16] != b"IHDR" {
         // The decoder says what is wrong.

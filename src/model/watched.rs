@@ -253,7 +253,10 @@ mod tests {
         let span = |f: f64| BUILD_SHARE + (1.0 - BUILD_SHARE) * f;
         assert!((running[0] - span(0.1)).abs() < 1e-9);
         assert!(running.windows(2).all(|p| p[0] < p[1]), "{running:?}");
-        assert!(running[2] > span(0.15), "about 2/3 of the node after its expected time");
+        assert!(
+            running[2] > span(0.15),
+            "about 2/3 of the node after its expected time"
+        );
         assert!(running[4] < span(0.2), "never past the node's end");
     }
 }

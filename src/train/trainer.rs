@@ -531,7 +531,10 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             for path in &args.init_from_model {
                 let restored = super::onnx_init::load_from_model(&net, path)?;
                 class_head_restored |= restored == super::onnx_init::Restored::Classification;
-                eprintln!("starting from the weights inside {} ({restored:?})", path.display());
+                eprintln!(
+                    "starting from the weights inside {} ({restored:?})",
+                    path.display()
+                );
             }
             !args.init_from_model.is_empty()
         }

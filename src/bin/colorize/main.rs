@@ -72,7 +72,8 @@ fn generate(tool: &Tool) -> ExitCode {
         Tool::Eval(_) | Tool::Compare(_) => unreachable!("not a generator"),
     }
     let mut out = std::io::stdout().lock();
-    match std::io::Write::write_all(&mut out, &text).and_then(|()| std::io::Write::flush(&mut out)) {
+    match std::io::Write::write_all(&mut out, &text).and_then(|()| std::io::Write::flush(&mut out))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("colorize: cannot write to stdout: {e}");

@@ -7,7 +7,11 @@ use super::*;
 /// input's own format when it is PNG, JPEG, TIFF or PNM (a WebP, BMP or GIF input is
 /// written as PNG: lossless WebP and GIF's 256 colours are poor defaults for a photo),
 /// else PNG.
-pub(super) fn output_format(cli: &Cli, output_name: Option<&Path>, input: Option<&Path>) -> ImageFormat {
+pub(super) fn output_format(
+    cli: &Cli,
+    output_name: Option<&Path>,
+    input: Option<&Path>,
+) -> ImageFormat {
     cli.format
         .map(|f| f.image_format())
         .or_else(|| output_name.and_then(colorize::io::format_for_path))
@@ -23,7 +27,8 @@ pub(super) fn output_format(cli: &Cli, output_name: Option<&Path>, input: Option
 }
 
 /// The output extensions `-o FILE` may have (or --format is needed).
-pub(super) const WRITABLE_EXTENSIONS: &str = ".png, .jpg/.jpeg, .tif/.tiff, .ppm, .webp, .bmp or .gif";
+pub(super) const WRITABLE_EXTENSIONS: &str =
+    ".png, .jpg/.jpeg, .tif/.tiff, .ppm, .webp, .bmp or .gif";
 
 /// Whether `path` is a FIFO or character device named directly: such an output is
 /// written into as a stream, whatever its name.
@@ -77,7 +82,12 @@ pub(super) fn check_writable(dir: &Path) -> Result<(), String> {
 /// Problems with `-o` found before any work: a file named where a folder is needed (or a
 /// name that looks like a file), an output format that cannot be told from the name, a
 /// folder that cannot be written.
-pub(super) fn check_output(cli: &Cli, output: &str, output_is_folder: bool, why: &str) -> Result<(), String> {
+pub(super) fn check_output(
+    cli: &Cli,
+    output: &str,
+    output_is_folder: bool,
+    why: &str,
+) -> Result<(), String> {
     let out = Path::new(output);
     if output_is_folder {
         if out.exists() && !out.is_dir() {

@@ -23,7 +23,14 @@ impl Report {
             .map_err(|e| format!("--report {}: {e}", path.display()))
     }
 
-    pub(super) fn line(&self, input: &str, output: Option<&str>, status: &str, error: Option<&str>, ms: u64) {
+    pub(super) fn line(
+        &self,
+        input: &str,
+        output: Option<&str>,
+        status: &str,
+        error: Option<&str>,
+        ms: u64,
+    ) {
         let Some(file) = &self.0 else { return };
         #[derive(serde::Serialize)]
         struct Line<'a> {
