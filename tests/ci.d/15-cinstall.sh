@@ -10,8 +10,9 @@
 # `cargo install` of about 350 crates (a debug build), kept in ~/.cargo/bin after that.
 # The version is pinned to the newest that builds with this toolchain (rust 1.95).
 # cargo-c builds in its own folder (target/cinstall) with the library alone
-# (--no-default-features: no command-line or training dependencies, no image codecs), so the suite's build is
-# not touched; a cold build of it takes a few minutes (docs/c-api.md has the numbers).
+# (--no-default-features: no command-line or training dependencies, no image codecs), so
+# the suite's build is not touched; a cold build of it takes a few minutes (docs/c-api.md
+# has the numbers).
 set -eu
 cd "$(dirname "$0")/../.."
 cargo_c_version=0.10.24
