@@ -18,6 +18,10 @@ pub const FILE_NAME: &str = "checkpoint.safetensors";
 pub struct ModelConfig {
     pub encoder: String,
     pub fine_tune: bool,
+    /// The first encoder convolution trained when only the late layers are (`fine_tune`
+    /// then says nothing).
+    #[serde(default)]
+    pub fine_tune_from: Option<String>,
     pub widths: Vec<i64>,
     pub output_stride: i64,
     pub global_context: bool,

@@ -146,9 +146,24 @@ pub struct Network {
     /// `class_tap` decoder ops.
     pub class_head: Option<Op>,
     pub class_tap: usize,
-    pub encoder_trainable: bool,
-    /// The frozen encoder runs in bfloat16 (see `encoder_to_bf16`).
+    /// The first encoder op the optimiser updates: the ops before it are frozen (0 = the
+    /// whole encoder is trained, `encoder.len()` = none of it).
+    pub tuned_from: usize,
+    /// The frozen part of the encoder runs in bfloat16 (see `encoder_to_bf16`).
     pub encoder_bf16: bool,
+}
+
+/// Which encoder layers a run trains.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EncoderTuning {
+    /// None: the pretrained encoder stays as it is (and may run in bfloat16).
+    Frozen,
+    /// Every layer.
+    All,
+    /// The named convolution (e.g. `conv3_1`) and every layer after it: the late layers
+    /// adapt to the task while the early ones, generic edge and texture detectors, stay
+    /// frozen, which keeps most of the encoder out of the backward pass.
+    From(String),
 }
 
 /// Decoder output is a*b*/AB_SCALE; the export multiplies it back into physical units.
@@ -162,7 +177,7 @@ impl Network {
         encoder_kind: EncoderKind,
         pretrained: Option<&Path>,
         decoder_config: DecoderConfig,
-        encoder_trainable: bool,
+        tuning: &EncoderTuning,
         device: Device,
     ) -> Result<Self> {
         let encoder = match encoder_kind {
@@ -178,6 +193,33 @@ impl Network {
             scale: Tensor::ones([1, 256, 1, 1], (Kind::Float, device)),
             shift: Tensor::zeros([1, 256, 1, 1], (Kind::Float, device)),
         });
+        let tuned_from = match tuning {
+            EncoderTuning::Frozen => encoder.len(),
+            EncoderTuning::All => 0,
+            EncoderTuning::From(layer) => {
+                let wanted = format!("enc.{layer}");
+                let index = encoder
+                    .iter()
+                    .position(|op| matches!(op, Op::Conv { name, .. } if *name == wanted));
+                let layers = || {
+                    encoder
+                        .iter()
+                        .filter_map(|op| match op {
+                            Op::Conv { name, .. } => name.strip_prefix("enc."),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                index.with_context(|| {
+                    format!(
+                        "the {} encoder has no convolution '{layer}' (it has {})",
+                        encoder_kind.name(),
+                        layers()
+                    )
+                })?
+            }
+        };
         let decoder = decoder(encoder_kind.stride(), 256, &decoder_config, device)?;
         let (class_head, class_tap) = if decoder_config.classes > 0 {
             let (tap, width) = decoder_config.class_tap(&decoder, encoder_kind.stride(), 256)?;
@@ -197,7 +239,7 @@ impl Network {
             decoder_config,
             class_head,
             class_tap,
-            encoder_trainable,
+            tuned_from,
             encoder_bf16: false,
         };
         for (_, t) in net.trainable_mut() {
@@ -231,13 +273,15 @@ impl Network {
     }
 
     fn encode(&self, l: &Tensor) -> Tensor {
-        if self.encoder_trainable {
-            run_ops(&self.encoder, l)
+        let (frozen, tuned) = self.encoder.split_at(self.tuned_from);
+        let frozen_features = if frozen.is_empty() {
+            l.shallow_clone()
         } else if self.encoder_bf16 {
-            tch::no_grad(|| run_ops(&self.encoder, &l.to_kind(Kind::BFloat16)).to_kind(Kind::Float))
+            tch::no_grad(|| run_ops(frozen, &l.to_kind(Kind::BFloat16)).to_kind(Kind::Float))
         } else {
-            tch::no_grad(|| run_ops(&self.encoder, l))
-        }
+            tch::no_grad(|| run_ops(frozen, l))
+        };
+        run_ops(tuned, &frozen_features)
     }
 
     /// The decoder's named tensors, class head included.
@@ -257,16 +301,14 @@ impl Network {
         out
     }
 
-    /// Named tensors the optimiser updates (decoder, plus encoder when fine-tuning).
+    /// Named tensors the optimiser updates (decoder, plus the tuned encoder layers).
     pub fn trainable_mut(&self) -> Vec<(String, &Tensor)> {
         let mut out = self.decoder_named();
-        if self.encoder_trainable {
-            out.extend(
-                named_tensors(&self.encoder)
-                    .into_iter()
-                    .filter(|(n, _)| !n.ends_with(".scale") && !n.ends_with(".shift")),
-            );
-        }
+        out.extend(
+            named_tensors(&self.encoder[self.tuned_from..])
+                .into_iter()
+                .filter(|(n, _)| !n.ends_with(".scale") && !n.ends_with(".shift")),
+        );
         out
     }
 
@@ -599,7 +641,10 @@ impl Network {
     /// Converts the frozen encoder's tensors to bfloat16 (AMX/AVX-512-BF16 CPUs run it
     /// about twice as fast); `forward` then casts its features back to float32.
     pub fn encoder_to_bf16(&mut self) {
-        for op in self.encoder.iter_mut() {
+        if self.tuned_from == 0 {
+            return;
+        }
+        for op in self.encoder[..self.tuned_from].iter_mut() {
             match op {
                 Op::Conv { weight, bias, .. } => {
                     *weight = weight.to_kind(Kind::BFloat16);

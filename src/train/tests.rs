@@ -61,8 +61,14 @@ fn parity_with_curve(
         classes: 0,
         class_stride: 0,
     };
-    let network =
-        net::Network::new(encoder, Some(&pretrained), config, false, tch::Device::Cpu).unwrap();
+    let network = net::Network::new(
+        encoder,
+        Some(&pretrained),
+        config,
+        &net::EncoderTuning::Frozen,
+        tch::Device::Cpu,
+    )
+    .unwrap();
     let (h, w) = (48i64, 64i64);
     let l =
         (Tensor::rand([1, 1, h, w], (Kind::Float, tch::Device::Cpu)) * 100.0).to_kind(Kind::Float);
@@ -173,7 +179,7 @@ fn small_class_network() -> net::Network {
         net::EncoderKind::Eccv16,
         Some(&eccv()),
         config,
-        false,
+        &net::EncoderTuning::Frozen,
         tch::Device::Cpu,
     )
     .unwrap()
@@ -369,4 +375,85 @@ fn export_parity_classification_head() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
     assert!(moved > 1.0, "the temperature changed nothing (max {moved})");
+}
+
+/// `--fine-tune-from conv3_1`: the optimiser gets conv3_1 and the layers after it, none
+/// before; a backward pass reaches conv3_1's weights and the bfloat16 frozen part stays
+/// frozen; an unknown layer name is refused with the encoder's layers listed.
+#[test]
+fn late_fine_tuning_trains_only_the_named_layer_and_after() {
+    let _rng = seeded_rng(5);
+    let config = net::DecoderConfig {
+        widths: vec![32, 16],
+        output_stride: 2,
+        global_context: true,
+        classes: 0,
+        class_stride: 0,
+    };
+    let tuning = net::EncoderTuning::From("conv3_1".into());
+    let mut network = net::Network::new(
+        net::EncoderKind::Eccv16,
+        Some(&eccv()),
+        config.clone(),
+        &tuning,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    network.encoder_to_bf16();
+    let trained: Vec<String> = network
+        .trainable_mut()
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with("enc."))
+        .collect();
+    assert_eq!(
+        trained,
+        [
+            "enc.conv3_1.weight",
+            "enc.conv3_1.bias",
+            "enc.conv3_2.weight",
+            "enc.conv3_2.bias",
+            "enc.conv3_3.weight",
+            "enc.conv3_3.bias"
+        ]
+    );
+    let l = Tensor::rand([2, 1, 32, 32], (Kind::Float, tch::Device::Cpu)) * 100.0;
+    network.forward(&l).square().mean(Kind::Float).backward();
+    let grad_of = |name: &str| {
+        network
+            .all_named()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.grad())
+            .unwrap()
+    };
+    assert!(
+        grad_of("enc.conv3_1.weight")
+            .abs()
+            .sum(Kind::Float)
+            .double_value(&[])
+            > 0.0
+    );
+    assert!(!grad_of("enc.conv2_2.weight").defined());
+    assert_eq!(
+        network.encoder_named()[1].1.kind(),
+        Kind::BFloat16,
+        "the frozen layers run in bfloat16"
+    );
+
+    let unknown = net::EncoderTuning::From("conv9_9".into());
+    let error = net::Network::new(
+        net::EncoderKind::Eccv16,
+        Some(&eccv()),
+        config,
+        &unknown,
+        tch::Device::Cpu,
+    )
+    .err()
+    .expect("an unknown layer is refused")
+    .to_string();
+    assert!(
+        error.contains("conv9_9") && error.contains("conv3_1"),
+        "{error}"
+    );
 }

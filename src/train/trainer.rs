@@ -13,7 +13,7 @@ use super::checkpoint::{self, EpochRecord, ModelConfig, State};
 use super::classes;
 use super::data::{self, Dataset, EpochLoader};
 use super::loss::{Loss, Rebalance};
-use super::net::{DecoderConfig, EncoderKind, Network};
+use super::net::{DecoderConfig, EncoderKind, EncoderTuning, Network};
 use super::optim::Adam;
 use super::report;
 
@@ -46,6 +46,10 @@ pub struct TrainArgs {
     /// Train the encoder too (default: frozen).
     #[arg(long)]
     pub fine_tune: bool,
+    /// Train the encoder from this convolution on (e.g. `conv3_1` of eccv16, `conv3_1` of
+    /// vgg19); the layers before it stay frozen and run in bfloat16 with `--bf16`.
+    #[arg(long, value_name = "LAYER", conflicts_with = "fine_tune")]
+    pub fine_tune_from: Option<String>,
     /// Decoder widths; the first ones are 4x4 stride-2 transposed convolutions (the paper: 512,256).
     #[arg(long, value_delimiter = ',', default_values_t = vec![512i64, 256])]
     pub widths: Vec<i64>,
@@ -206,6 +210,7 @@ fn model_config(args: &TrainArgs, loss: &Loss) -> ModelConfig {
     ModelConfig {
         encoder: args.encoder.name().into(),
         fine_tune: args.fine_tune,
+        fine_tune_from: args.fine_tune_from.clone(),
         widths: args.widths.clone(),
         output_stride: args.output_stride,
         global_context: args.global_context,
@@ -255,9 +260,18 @@ pub fn network_for(
         EncoderKind::from_name(&config.encoder)?,
         pretrained,
         decoder,
-        config.fine_tune,
+        &encoder_tuning(config),
         device,
     )
+}
+
+/// The encoder layers a run with this configuration trains.
+fn encoder_tuning(config: &ModelConfig) -> EncoderTuning {
+    match (&config.fine_tune_from, config.fine_tune) {
+        (Some(layer), _) => EncoderTuning::From(layer.clone()),
+        (None, true) => EncoderTuning::All,
+        (None, false) => EncoderTuning::Frozen,
+    }
 }
 
 /// Splits the listed files into training and validation sets.
@@ -568,7 +582,7 @@ pub fn train(args: &TrainArgs) -> Result<Outcome> {
             state.batch_in_epoch
         );
     }
-    if args.bf16 && !args.fine_tune {
+    if args.bf16 {
         net.encoder_to_bf16();
     }
 
