@@ -72,6 +72,9 @@ impl Reducer {
             .enumerate()
             .map(|(ax, &d)| if axes.contains(&ax) { 1 } else { d })
             .collect();
+        if let Some(t) = self.min_max_f32_leading(axes, input) {
+            return Ok(t);
+        }
         let (zp, scale) = input.datum_type().zp_scale();
         unsafe {
             let mut t = match self {
@@ -111,6 +114,39 @@ impl Reducer {
             }
             Ok(t)
         }
+    }
+
+    /// Min or Max of a C-contiguous f32 tensor over its leading axes (a softmax's max over
+    /// the channels of an NCHW tensor, say) as a fold of whole rows into the output:
+    /// element-wise, so it vectorises, with the columns split over the executor's threads.
+    /// The generic path slices the input once per output element and walks each slice with
+    /// a stride. Each output element sees its values in the same order and with the same
+    /// comparison as `max_t`'s and `min_t`'s fold over a strided slice, so the results are
+    /// identical. `None` where the fast path does not apply (other types, axes or layouts,
+    /// and a single column, which is a contiguous slice `max_t` already runs vectorised).
+    fn min_max_f32_leading(&self, axes: &[usize], input: &Tensor) -> Option<Tensor> {
+        if !matches!(self, Reducer::Max | Reducer::Min)
+            || input.datum_type() != f32::datum_type()
+            || axes.is_empty()
+            || !axes.iter().enumerate().all(|(ix, &a)| a == ix)
+        {
+            return None;
+        }
+        let full = unsafe { input.to_array_view_unchecked::<f32>() }.to_slice()?;
+        let k = axes.len();
+        let rows: usize = input.shape()[..k].iter().product();
+        let inner: usize = input.shape()[k..].iter().product();
+        if rows == 0 || inner < 2 {
+            return None;
+        }
+        let out = if matches!(self, Reducer::Max) {
+            fold_rows(full, rows, inner, f32::MIN, |acc, v| if acc > v { acc } else { v })
+        } else {
+            fold_rows(full, rows, inner, f32::MAX, |acc, v| if acc < v { acc } else { v })
+        }?;
+        let mut out_shape: Vec<usize> = vec![1; k];
+        out_shape.extend_from_slice(&input.shape()[k..]);
+        Some(tract_ndarray::ArrayD::from_shape_vec(out_shape, out).ok()?.into_tensor())
     }
 
     unsafe fn reduce_t<T, TO, F, A>(
@@ -350,6 +386,32 @@ where
             },
         )
         .0 as i64
+}
+
+/// `rows` x `inner` values folded row by row into `inner` accumulators that start at `start`:
+/// one element-wise (vectorisable, `fold` is inlined) pass per row, the columns split into
+/// contiguous ranges over the executor's threads.
+fn fold_rows(
+    full: &[f32],
+    rows: usize,
+    inner: usize,
+    start: f32,
+    fold: impl Fn(f32, f32) -> f32 + Sync + Send,
+) -> Option<Vec<f32>> {
+    let mut out = vec![start; inner];
+    // One "row" of the output per column, so the threads get contiguous column ranges.
+    tract_linalg::multithread::par_chunks_mut(&mut out, 1, rows * inner, |first_column, columns| {
+        let width = columns.len();
+        for r in 0..rows {
+            let row = &full[r * inner + first_column..][..width];
+            for (acc, &v) in columns.iter_mut().zip(row) {
+                *acc = fold(*acc, v);
+            }
+        }
+        Ok(())
+    })
+    .ok()?;
+    Some(out)
 }
 
 fn max_t<T>(v: ArrayViewD<T>, _: ()) -> T
@@ -774,6 +836,56 @@ mod tests {
             })
             .unwrap();
             assert_eq!(got4, got);
+        }
+    }
+
+    // Min and Max over leading axes fold whole rows: the same values as the generic
+    // path's strided fold (NaN included), on one thread and on four.
+    #[cfg(not(target_os = "wasi"))]
+    #[test]
+    fn min_max_over_leading_axes_match_the_strided_fold() {
+        for (shape, axes) in [
+            (vec![291usize, 1, 40, 41], vec![0usize]),
+            (vec![1, 291, 64, 64], vec![0, 1]),
+            (vec![7, 5, 3], vec![0, 1]),
+        ] {
+            let len: usize = shape.iter().product();
+            let mut data: Vec<f32> = (0..len).map(|i| ((i * 37 % 113) as f32) - 56.0).collect();
+            data[len / 3] = f32::NAN;
+            data[len / 2] = f32::NEG_INFINITY;
+            let t = Tensor::from_shape(&shape, &data).unwrap();
+            for (reducer, fold) in [
+                (Reducer::Max, max_t::<f32> as fn(ArrayViewD<f32>, ()) -> f32),
+                (Reducer::Min, min_t::<f32>),
+            ] {
+                let got = reducer.reduce(&axes, &t).unwrap();
+                let view = t.to_plain_array_view::<f32>().unwrap();
+                let rows: usize = shape[..axes.len()].iter().product();
+                let inner = len / rows;
+                let flat = view.into_shape_with_order((rows, inner)).unwrap();
+                let want: Vec<f32> =
+                    (0..inner).map(|j| fold(flat.column(j).into_dyn(), ())).collect();
+                let got_values = unsafe { got.as_slice_unchecked::<f32>() };
+                assert_eq!(got_values.len(), inner);
+                for (j, (g, w)) in got_values.iter().zip(&want).enumerate() {
+                    assert!(g.to_bits() == w.to_bits(), "{reducer:?} {shape:?} column {j}: {g} vs {w}");
+                }
+                let mut out_shape = vec![1usize; axes.len()];
+                out_shape.extend_from_slice(&shape[axes.len()..]);
+                assert_eq!(got.shape(), &out_shape[..]);
+                #[cfg(target_family = "wasm")]
+                let pool = tract_linalg::multithread::Executor::RayonGlobal;
+                #[cfg(not(target_family = "wasm"))]
+                let pool = tract_linalg::multithread::Executor::multithread(4);
+                let got4 = tract_linalg::multithread::multithread_tract_scope(pool, || {
+                    reducer.reduce(&axes, &t)
+                })
+                .unwrap();
+                assert_eq!(
+                    unsafe { got4.as_slice_unchecked::<u32>() },
+                    unsafe { got.as_slice_unchecked::<u32>() }
+                );
+            }
         }
     }
 
