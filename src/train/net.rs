@@ -638,12 +638,9 @@ fn decoder(
 }
 
 impl Network {
-    /// Converts the frozen encoder's tensors to bfloat16 (AMX/AVX-512-BF16 CPUs run it
+    /// Converts the frozen part of the encoder to bfloat16 (AMX/AVX-512-BF16 CPUs run it
     /// about twice as fast); `forward` then casts its features back to float32.
     pub fn encoder_to_bf16(&mut self) {
-        if self.tuned_from == 0 {
-            return;
-        }
         for op in self.encoder[..self.tuned_from].iter_mut() {
             match op {
                 Op::Conv { weight, bias, .. } => {
